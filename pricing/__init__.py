@@ -1,0 +1,44 @@
+"""Model prices and exact cost math for costrouter.
+
+No network, no database, no environment, no clock: values in, values out. The only file read is
+a catalog, when :meth:`Catalog.load` is called.
+"""
+
+from ._catalog import Catalog
+from ._cost import price, price_tokens, tier_for, usd_display, usd_text
+from ._errors import CatalogError, NoTierError, PricingError, UnknownModelError
+from ._values import (
+    CAPABILITIES,
+    PROVIDERS,
+    TOKENIZERS,
+    Cost,
+    ImageRule,
+    ModelSpec,
+    RequestDefaults,
+    Span,
+    Tier,
+    Usage,
+)
+
+__all__ = [
+    "CAPABILITIES",
+    "PROVIDERS",
+    "TOKENIZERS",
+    "Catalog",
+    "CatalogError",
+    "Cost",
+    "ImageRule",
+    "ModelSpec",
+    "NoTierError",
+    "PricingError",
+    "RequestDefaults",
+    "Span",
+    "Tier",
+    "UnknownModelError",
+    "Usage",
+    "price",
+    "price_tokens",
+    "tier_for",
+    "usd_display",
+    "usd_text",
+]

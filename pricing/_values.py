@@ -1,0 +1,142 @@
+"""Frozen values that describe models, usage and cost. Money is always :class:`~decimal.Decimal`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+#: Capabilities a catalog model can declare. ``reasoning`` means it reasons by default (hidden
+#: reasoning tokens billed as output); ``thinking`` means reasoning can be asked for.
+CAPABILITIES = ("image", "video", "json", "thinking", "reasoning")
+PROVIDERS = ("qwen", "gpt", "gemini")
+TOKENIZERS = ("o200k", "cl100k", "qwen", "gemma3")
+
+
+def _non_negative_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 0:
+        raise ValueError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
+
+
+@attrs.frozen
+class Span:
+    """A parameter the public documents disagree on: ``low <= expected <= high``."""
+
+    low: Decimal
+    expected: Decimal
+    high: Decimal
+
+    @classmethod
+    def exact(cls, value: Decimal) -> Span:
+        return cls(value, value, value)
+
+    @property
+    def uncertain(self) -> bool:
+        return self.low != self.high
+
+
+@attrs.frozen
+class Tier:
+    """One price tier: rates in USD per token, for requests of at most ``up_to`` input tokens.
+
+    ``up_to`` is inclusive; ``None`` means the tier has no upper bound.
+    """
+
+    up_to: int | None
+    input_rate: Decimal
+    output_rate: Decimal
+    cached_input_rate: Decimal | None = None
+
+
+@attrs.frozen
+class ImageRule:
+    """How a model turns an image into tokens: a rule name plus its parameters (see TOKENS.md)."""
+
+    rule: str
+    params: tuple[tuple[str, Span], ...] = ()
+
+    def param(self, name: str) -> Span:
+        for key, value in self.params:
+            if key == name:
+                return value
+        raise KeyError(f"image rule {self.rule!r} has no parameter {name!r}")
+
+
+@attrs.frozen
+class RequestDefaults:
+    """What the provider uses when a request leaves a field out."""
+
+    max_tokens: int
+    temperature: Decimal
+    top_p: Decimal
+
+
+@attrs.frozen
+class ModelSpec:
+    """Everything the catalog knows about one model id (``provider:name``)."""
+
+    id: str
+    provider: str
+    tiers: tuple[Tier, ...]
+    price_unit: int
+    context_window: int
+    max_output_tokens: int
+    capabilities: frozenset[str]
+    quality: str
+    defaults: RequestDefaults
+    tokenizer: str
+    image_rule: ImageRule
+    snapshot_of: str | None = None
+    price_source: str = ""
+    as_of: str = ""
+    limits_source: str = ""
+
+    @property
+    def name(self) -> str:
+        """The id without its provider prefix, as the provider itself calls the model."""
+        return self.id.partition(":")[2]
+
+    @property
+    def max_input_tokens(self) -> int | None:
+        """The largest input any tier prices, or None when the last tier is unbounded."""
+        return self.tiers[-1].up_to
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+
+@attrs.frozen
+class Usage:
+    """Tokens a call used. ``cached_tokens`` is part of ``input_tokens`` and ``reasoning_tokens``
+    part of ``output_tokens``, as the OpenAI usage object counts them."""
+
+    input_tokens: int = attrs.field(validator=_non_negative_int)
+    output_tokens: int = attrs.field(validator=_non_negative_int)
+    cached_tokens: int = attrs.field(default=0, validator=_non_negative_int)
+    reasoning_tokens: int = attrs.field(default=0, validator=_non_negative_int)
+
+    def __attrs_post_init__(self) -> None:
+        if self.cached_tokens > self.input_tokens:
+            raise ValueError(
+                f"cached_tokens ({self.cached_tokens}) cannot exceed input_tokens "
+                f"({self.input_tokens}): cached tokens are part of the input"
+            )
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError(
+                f"reasoning_tokens ({self.reasoning_tokens}) cannot exceed output_tokens "
+                f"({self.output_tokens}): reasoning tokens are part of the output"
+            )
+
+
+@attrs.frozen
+class Cost:
+    """The exact price of one usage on one model, unrounded."""
+
+    model: str
+    tier: int
+    input_cost: Decimal
+    output_cost: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.input_cost + self.output_cost

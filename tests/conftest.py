@@ -1,0 +1,55 @@
+"""Shared fixtures: the bundled catalog, the CLI run in-process, the shared/ folder when present."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from pricing import Catalog
+from router.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return Catalog.load()
+
+
+@attrs.frozen
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+RunCli = Callable[..., CliResult]
+
+
+@pytest.fixture
+def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
+    """Run ``costrouter ARGS`` in this process with a clean environment; capture its output."""
+    for name in (
+        "COSTROUTER_CATALOG",
+        "COSTROUTER_LEDGER",
+        "MEMORIES_API_KEY",
+        "MEMORIES_BASE_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str) -> CliResult:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run

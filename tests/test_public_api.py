@@ -1,0 +1,49 @@
+"""The public surface: sorted __all__, version from metadata, an import that loads no I/O."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import pricing
+import router
+
+
+@pytest.mark.parametrize("package", [pricing, router])
+def test_all_is_sorted_and_matches_exports(package: object) -> None:
+    """__all__ is sorted and names exactly the public attributes the package defines."""
+    names = package.__all__  # type: ignore[attr-defined]  # checked at run time across packages
+    assert names == sorted(names)
+    public = {n for n in vars(package) if not n.startswith("_")} | {"__version__"} & set(names)
+    modules = {n for n in public if type(getattr(package, n)).__name__ == "module"}
+    assert set(names) == public - modules
+
+
+def test_version_matches_installed_metadata() -> None:
+    """router.__version__ is the version pip installed."""
+    assert router.__version__ == importlib.metadata.version("costrouter")
+
+
+@pytest.mark.parametrize("module", ["pricing", "router"])
+def test_import_loads_no_io_libraries(module: str) -> None:
+    """Importing the core loads no requests, sqlite3, psycopg or yaml (they load on use)."""
+    code = (
+        f"import sys, {module}; "
+        "print(','.join(m for m in ('requests', 'sqlite3', 'psycopg', 'yaml') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_console_script_is_installed() -> None:
+    """The `costrouter` console script is on PATH next to the interpreter and runs."""
+    script = shutil.which("costrouter") or str(
+        __import__("pathlib").Path(sys.executable).with_name("costrouter")
+    )
+    out = subprocess.run([script, "--version"], capture_output=True, text=True, check=False)
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"costrouter {router.__version__}"
