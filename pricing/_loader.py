@@ -54,8 +54,14 @@ IMAGE_RULES: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
 _OPTIONAL_NO_DEFAULT = {"gemini_tiles": ("measured_flat",), "qwen_patches": ("min_pixels",)}
 
 
-class _Loader(yaml.SafeLoader):
-    """A safe loader that refuses a key written twice in one mapping (plain YAML keeps the last)."""
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]  # chosen at run time: C parser if built
+    """A safe loader that refuses a key written twice in one mapping (plain YAML keeps the last).
+
+    It uses libyaml's C parser when PyYAML was built with it, and the pure-Python one otherwise.
+    """
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[object] = set()
@@ -68,7 +74,8 @@ class _Loader(yaml.SafeLoader):
                     None, None, f"duplicate key {key!r}", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 def read_document(path: str | Path, text: str | None = None) -> dict[str, Any]:
