@@ -51,6 +51,14 @@ class Catalog:
         return cls.from_documents(documents)
 
     @classmethod
+    def bundled(cls) -> Catalog:
+        """The bundled catalog alone, loaded once per process and shared (it is immutable)."""
+        global _BUNDLED  # noqa: PLW0603 -- a lazily built, immutable singleton
+        if _BUNDLED is None:
+            _BUNDLED = cls.load()
+        return _BUNDLED
+
+    @classmethod
     def from_documents(cls, documents: list[tuple[str, dict[str, object]]]) -> Catalog:
         """Build from parsed documents ``(source name, mapping)``; later ones overlay earlier."""
         from ._loader import build_models, merge_documents
@@ -106,3 +114,6 @@ class Catalog:
             return self.quality_classes.index(quality)
         except ValueError:
             return -1
+
+
+_BUNDLED: Catalog | None = None

@@ -18,8 +18,11 @@ from typing import Any, NoReturn
 import pricing
 from pricing import Catalog, ModelSpec, Usage, usd_display, usd_text
 
+from ._cli_request import add_request_options, request_from_args
 from ._errors import InputError, RouterError
+from ._estimate import Estimate, Estimator
 from ._table import render_table
+from ._values import CostRange, TokenRange
 from ._version import __version__
 
 PER_MILLION = 1_000_000
@@ -146,6 +149,77 @@ def cmd_price(args: argparse.Namespace) -> int:
     return 0
 
 
+def tokens_document(tokens: TokenRange) -> dict[str, int]:
+    return {"low": tokens.low, "expected": tokens.expected, "high": tokens.high}
+
+
+def cost_document(cost: CostRange) -> dict[str, str]:
+    return {
+        "low": usd_text(cost.low),
+        "expected": usd_text(cost.expected),
+        "high": usd_text(cost.high),
+    }
+
+
+def estimate_document(estimate: Estimate) -> dict[str, Any]:
+    """The JSON shape of ``costrouter estimate --json``."""
+    return {
+        "model": estimate.model,
+        "input_tokens": tokens_document(estimate.input_tokens),
+        "output_tokens": tokens_document(estimate.output_tokens),
+        "cost": cost_document(estimate.cost),
+        "images": [
+            {
+                "source": p.source,
+                "width": p.width,
+                "height": p.height,
+                "tokens": tokens_document(p.tokens),
+            }
+            for p in estimate.images
+        ],
+        "parts": [
+            {
+                "message": p.message,
+                "part": p.part,
+                "kind": p.kind,
+                "tokens": tokens_document(p.tokens),
+            }
+            for p in estimate.parts
+        ],
+        "chat_overhead_tokens": estimate.overhead,
+    }
+
+
+def cmd_estimate(args: argparse.Namespace) -> int:
+    catalog = load_catalog(args)
+    model = catalog.get(args.model)
+    request = request_from_args(args)
+    estimate = Estimator(catalog).estimate(request, model)
+    if args.json:
+        _print_json(estimate_document(estimate))
+        return 0
+    rows = [
+        [
+            f"message {p.message} part {p.part}",
+            p.kind + (f" {p.width}x{p.height}" if p.width else ""),
+            p.tokens.low,
+            p.tokens.expected,
+            p.tokens.high,
+        ]
+        for p in estimate.parts
+    ]
+    rows.append(["chat template", "", estimate.overhead, estimate.overhead, estimate.overhead])
+    for name, tokens in (("input", estimate.input_tokens), ("output", estimate.output_tokens)):
+        rows.append([f"{name} tokens", "", tokens.low, tokens.expected, tokens.high])
+    cost = estimate.cost
+    rows.append(
+        ["cost $", "", usd_display(cost.low), usd_display(cost.expected), usd_display(cost.high)]
+    )
+    print(f"{model.id}")
+    print(render_table(["", "", "low", "expected", "high"], rows, right={2, 3, 4}))
+    return 0
+
+
 def _print_json(document: object) -> None:
     json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -185,6 +259,13 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--cached-tokens", type=_non_negative, default=0, metavar="C")
     price.add_argument("--reasoning-tokens", type=_non_negative, default=0, metavar="R")
     price.set_defaults(handler=cmd_price)
+
+    estimate = commands.add_parser(
+        "estimate", parents=[common], help="tokens and cost of a request before sending it"
+    )
+    estimate.add_argument("--model", required=True, help="the model to estimate for")
+    add_request_options(estimate)
+    estimate.set_defaults(handler=cmd_estimate)
     return parser
 
 

@@ -1,0 +1,94 @@
+"""Text tokens per family: invariants, the exact-counter seam, accuracy on calibration texts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from router import InputError
+from router._text import CHAT_OVERHEAD, TextEstimator
+from router._text_coef import MODELS
+from router._textfeatures import CANDIDATES
+
+from .conftest import SHARED
+
+FAMILIES = ("o200k", "cl100k", "qwen", "gemma3")
+CALIBRATION = SHARED / "calibration" / "texts.jsonl"
+KEY = {"o200k": "o200k", "cl100k": "cl100k", "qwen": "qwen", "gemma3": "gemma"}
+ESTIMATOR = TextEstimator()
+
+
+@given(st.text(max_size=3000), st.sampled_from(FAMILIES))
+def test_range_is_ordered_and_within_certain_bounds(text: str, family: str) -> None:
+    """low <= expected <= high; a non-empty text is >= 1 token and <= its UTF-8 bytes."""
+    tokens = ESTIMATOR.estimate(text, family)
+    assert tokens.low <= tokens.expected <= tokens.high
+    if text:
+        assert tokens.low >= 1
+        assert tokens.high <= len(text.encode("utf-8", "surrogatepass"))
+    else:
+        assert tokens.high == 0
+
+
+def test_exact_counter_replaces_the_estimate_where_it_answers() -> None:
+    """A pluggable counter gives exact counts for families it knows and defers on others."""
+    calls: list[tuple[str, str]] = []
+
+    def counter(family: str, text: str) -> int | None:
+        calls.append((family, text))
+        return 42 if family == "cl100k" else None
+
+    estimator = TextEstimator(counter)
+    exact = estimator.estimate("hello world", "cl100k")
+    assert (exact.low, exact.expected, exact.high) == (42, 42, 42)
+    estimated = estimator.estimate("hello world", "qwen")
+    assert estimated == ESTIMATOR.estimate("hello world", "qwen")
+    assert calls == [("cl100k", "hello world"), ("qwen", "hello world")]
+
+
+def test_unknown_family_is_an_input_error() -> None:
+    """An unknown tokenizer family is refused with the known ones."""
+    with pytest.raises(InputError, match="o200k"):
+        ESTIMATOR.estimate("x", "llama")
+
+
+def test_chat_overhead_per_family() -> None:
+    """OpenAI: 3 per message +1 per name +3 primer; Qwen ChatML 5 per message +3; Gemini 0."""
+    assert ESTIMATOR.overhead("o200k", 2, 1) == 3 * 2 + 1 + 3
+    assert ESTIMATOR.overhead("qwen", 2) == 5 * 2 + 3
+    assert ESTIMATOR.overhead("gemma3", 4) == 0
+    assert set(CHAT_OVERHEAD) == set(FAMILIES)
+
+
+def test_fitted_model_uses_known_features() -> None:
+    """The generated coefficients name only candidate features, one weight each."""
+    assert set(MODELS) == set(FAMILIES)
+    for fitted in MODELS.values():
+        assert set(fitted["features"]) <= set(CANDIDATES)
+        assert len(fitted["weights"]) == len(fitted["features"])
+
+
+def _rows() -> list[dict[str, Any]]:
+    with CALIBRATION.open(encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="shared/calibration is not beside the repo")
+@pytest.mark.parametrize("family", FAMILIES)
+def test_calibration_coverage_and_error(family: str) -> None:
+    """On the calibration texts the exact count is inside [low, high] for >= 99 % and the mean
+    relative error of `expected` stays under 10 % (held-out figures: benchmarks/ and README)."""
+    rows = _rows()
+    inside = 0
+    errors = []
+    for row in rows:
+        exact = row["tokens"][KEY[family]]
+        tokens = ESTIMATOR.estimate(row["text"], family)
+        inside += tokens.low <= exact <= tokens.high
+        errors.append(abs(tokens.expected - exact) / exact)
+    assert inside / len(rows) >= 0.99
+    assert sum(errors) / len(errors) < 0.10
