@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from operator import mul
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
@@ -72,9 +72,9 @@ def _ascii_possible(feature: tuple[bool, bytes]) -> bool:
     return (on_raw and not pattern) or (not on_raw and set(pattern) <= _ASCII_CLASSES)
 
 
-def _load_models() -> dict[str, _FamilyModel]:
+def _load_models(fitted_models: Mapping[str, Mapping[str, Any]]) -> dict[str, _FamilyModel]:
     models = {}
-    for family, fitted in MODELS.items():
+    for family, fitted in fitted_models.items():
         features = compile_features(tuple(fitted["features"]))
         weights = tuple(fitted["weights"])
         kept = [i for i, feature in enumerate(features) if _ascii_possible(feature)]
@@ -91,14 +91,24 @@ def _load_models() -> dict[str, _FamilyModel]:
     return models
 
 
-_MODELS = _load_models()
+_MODELS = _load_models(MODELS)
 
 
 class TextEstimator:
-    """Estimates the tokens of a text for a tokenizer family; pure computation, no I/O."""
+    """Estimates the tokens of a text for a tokenizer family; pure computation, no I/O.
 
-    def __init__(self, counter: TokenCounter | None = None) -> None:
+    ``models`` replaces the bundled fitted coefficients (the shape ``_text_coef.MODELS`` has);
+    the benchmarks use it to score models fitted without the texts they are scored on.
+    """
+
+    def __init__(
+        self,
+        counter: TokenCounter | None = None,
+        *,
+        models: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
         self.counter = counter
+        self._models = _MODELS if models is None else _load_models(models)
 
     def estimate(self, text: str, family: str) -> TokenRange:
         """Tokens of ``text`` alone (no chat template), as low / expected / high."""
@@ -109,10 +119,10 @@ class TextEstimator:
             if exact is not None:
                 return TokenRange.exact(exact)
         try:
-            model = _MODELS[family]
+            model = self._models[family]
         except KeyError:
             raise InputError(
-                f"no text model for tokenizer family {family!r}; known: {sorted(_MODELS)}"
+                f"no text model for tokenizer family {family!r}; known: {sorted(self._models)}"
             ) from None
         if text.isascii():  # features of other scripts are zero: skip counting them
             features, weights = model.ascii_features, model.ascii_weights

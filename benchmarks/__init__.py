@@ -1,0 +1,1 @@
+"""Benchmarks and the text-model fit, run by hand (never part of the test run)."""
