@@ -19,6 +19,7 @@ TARGETS = {
     "import pricing": "import pricing",
     "import router": "import router",
     "import router.cli": "import router.cli",
+    "from router import Estimator, Request": "from router import Estimator, Request",
     "pricing + load bundled catalog": "import pricing; pricing.Catalog.load()",
 }
 
@@ -39,7 +40,7 @@ def main() -> None:
     runs = parser.parse_args().runs
     results = {name: sample(code, runs) for name, code in TARGETS.items()}
     bare_median, bare_min = results["bare interpreter"]
-    print(f"{runs} runs each, Python {sys.version.split()[0]}")
+    print(f"{runs} runs each, Python {sys.version.split()[0]}\n")
     print("| what | median ms | above bare (median) | fastest ms | above bare (fastest) |")
     print("|---|---:|---:|---:|---:|")
     for name, (median, fastest) in results.items():

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ._constants import DETAILS, MEDIA_RESOLUTIONS
 from ._errors import InputError
-from ._request import DETAILS, MEDIA_RESOLUTIONS, Request
+
+if TYPE_CHECKING:
+    from ._request import Request
 
 
 def add_request_options(parser: argparse.ArgumentParser) -> None:
@@ -45,7 +47,8 @@ def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
     try:
-        return Path(path).read_text(encoding="utf-8")
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
     except OSError as exc:
         raise InputError(f"cannot read {path!r} ({exc.strerror})") from None
     except UnicodeDecodeError:
@@ -69,6 +72,8 @@ def request_from_args(args: argparse.Namespace) -> Request:
 
 
 def _build(args: argparse.Namespace, options: dict[str, Any]) -> Request:
+    from ._request import Request
+
     if args.messages is not None:
         if args.image or args.system:
             raise InputError(

@@ -12,17 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
+from ._constants import DETAILS, MEDIA_RESOLUTIONS, ROLES
 from ._errors import InputError
 from ._images import ImageError, read_header
 
-ROLES = ("system", "user", "assistant")
-DETAILS = ("auto", "low", "high")
-MEDIA_RESOLUTIONS = ("low", "medium", "high")
+if TYPE_CHECKING:
+    from pathlib import Path
+
 Detail = Literal["auto", "low", "high"]
 
 
@@ -189,7 +189,7 @@ def image_part(
     elif isinstance(source, str) and source.startswith("data:"):
         label, data = source[:40] + ("..." if len(source) > 40 else ""), _data_url(source, where)
     else:
-        label, data = str(source), _read_file(Path(source), where)
+        label, data = str(source), _read_file(str(source), where)
     try:
         return ImagePart(label, **options).with_data(data)
     except ImageError as exc:
@@ -206,11 +206,12 @@ def _data_url(url: str, where: str) -> bytes:
         raise InputError(f"{where}: the data URL's base64 payload is invalid") from None
 
 
-def _read_file(path: Path, where: str) -> bytes:
+def _read_file(path: str, where: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError as exc:
         raise InputError(
-            f"{where}: cannot read image {str(path)!r} ({exc.strerror}); give a path to an "
+            f"{where}: cannot read image {path!r} ({exc.strerror}); give a path to an "
             "image file, an http(s) URL or a data URL"
         ) from None

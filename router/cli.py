@@ -13,16 +13,18 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import pricing
 from pricing import Catalog, ModelSpec, Usage, usd_display, usd_text
 
 from ._cli_request import add_request_options, request_from_args
 from ._errors import InputError, RouterError
-from ._estimate import Estimate, Estimator
 from ._table import render_table
-from ._values import CostRange, TokenRange
+
+if TYPE_CHECKING:
+    from ._estimate import Estimate
+    from ._values import CostRange, TokenRange
 from ._version import __version__
 
 PER_MILLION = 1_000_000
@@ -191,6 +193,8 @@ def estimate_document(estimate: Estimate) -> dict[str, Any]:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
+    from ._estimate import Estimator
+
     catalog = load_catalog(args)
     model = catalog.get(args.model)
     request = request_from_args(args)

@@ -18,7 +18,9 @@ def test_all_is_sorted_and_matches_exports(package: object) -> None:
     """__all__ is sorted and names exactly the public attributes the package defines."""
     names = package.__all__  # type: ignore[attr-defined]  # checked at run time across packages
     assert names == sorted(names)
-    public = {n for n in vars(package) if not n.startswith("_")} | {"__version__"} & set(names)
+    for name in names:  # every listed name resolves (router loads them lazily)
+        assert getattr(package, name) is not None
+    public = {n for n in dir(package) if not n.startswith("_")} | ({"__version__"} & set(names))
     modules = {n for n in public if type(getattr(package, n)).__name__ == "module"}
     assert set(names) == public - modules
 
