@@ -23,7 +23,12 @@ def price_tokens(
     model: ModelSpec, input_tokens: int, output_tokens: int, cached_tokens: int = 0
 ) -> Cost:
     """Price token counts on ``model``; see :func:`price`. Counts are trusted to be valid."""
-    index, tier = tier_for(model, input_tokens)
+    tiers = model.tiers
+    first = tiers[0]
+    if first.up_to is None or input_tokens <= first.up_to:  # the common case: no search
+        index, tier = 0, first
+    else:
+        index, tier = tier_for(model, input_tokens)
     if cached_tokens and tier.cached_input_rate is not None:
         input_cost = (input_tokens - cached_tokens) * tier.input_rate
         input_cost += cached_tokens * tier.cached_input_rate

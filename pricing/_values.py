@@ -18,7 +18,7 @@ def _non_negative_int(instance: object, attribute: attrs.Attribute[int], value: 
         raise ValueError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Span:
     """A parameter the public documents disagree on: ``low <= expected <= high``."""
 
@@ -35,7 +35,7 @@ class Span:
         return self.low != self.high
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Tier:
     """One price tier: rates in USD per token, for requests of at most ``up_to`` input tokens.
 
@@ -48,7 +48,7 @@ class Tier:
     cached_input_rate: Decimal | None = None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ImageRule:
     """How a model turns an image into tokens: a rule name plus its parameters (see TOKENS.md)."""
 

@@ -15,11 +15,19 @@ if _typing.TYPE_CHECKING:
     from ._estimate import Estimate, Estimator, OutputPrior, PartEstimate
     from ._fetch import ImageFetchError, fetch_image, fetch_images
     from ._images import ImageError, ImageHeader, read_header
+    from ._policy import Candidate, Decision, NoModelQualifiesError, Policy, Rejection
     from ._request import ImagePart, Message, Request, TextPart
+    from ._route import Selector
     from ._text import ChatOverhead, TextEstimator, TokenCounter
     from ._values import CostRange, TokenRange
 
 _LAZY = {
+    "Candidate": "_policy",
+    "Decision": "_policy",
+    "NoModelQualifiesError": "_policy",
+    "Policy": "_policy",
+    "Rejection": "_policy",
+    "Selector": "_route",
     "ChatOverhead": "_text",
     "CostRange": "_values",
     "Estimate": "_estimate",
@@ -42,8 +50,10 @@ _LAZY = {
 }
 
 __all__ = [
+    "Candidate",
     "ChatOverhead",
     "CostRange",
+    "Decision",
     "Estimate",
     "Estimator",
     "ImageError",
@@ -52,10 +62,14 @@ __all__ = [
     "ImagePart",
     "InputError",
     "Message",
+    "NoModelQualifiesError",
     "OutputPrior",
     "PartEstimate",
+    "Policy",
+    "Rejection",
     "Request",
     "RouterError",
+    "Selector",
     "TextEstimator",
     "TextPart",
     "TokenCounter",

@@ -143,8 +143,12 @@ def _params(rule: ImageRule, bound: str) -> Params:
     return {name: float(getattr(span, bound)) for name, span in rule.params}
 
 
+@functools.lru_cache(maxsize=4096)
 def image_tokens(rule: ImageRule, query: ImageQuery) -> TokenRange:
-    """Tokens one image costs under ``rule``, as low / expected / high."""
+    """Tokens one image costs under ``rule``, as low / expected / high.
+
+    Pure, so results are memoised: the same rule and image size cost a lookup next time.
+    """
     by_size, bounds = RULES[rule.rule]
     low_p, expected_p, high_p = (_params(rule, b) for b in ("low", "expected", "high"))
     if query.width is None or query.height is None:

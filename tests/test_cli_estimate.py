@@ -108,3 +108,53 @@ def test_bad_requests_exit_2_with_one_line(
     assert result.code == 2
     assert message in result.err
     assert result.err.count("\n") == 1
+
+
+def test_route_json_and_exit_4(run_cli: RunCli) -> None:
+    """`route --json` ranks candidates cheapest first with costs as strings; none → exit 4."""
+    result = run_cli(
+        "route",
+        "--prompt",
+        "Describe it.",
+        "--image",
+        str(IMAGE),
+        "--provider",
+        "gemini",
+        "--provider",
+        "qwen",
+        "--json",
+    )
+    assert result.code == 0, result.err
+    doc = result.json()
+    expected = [c["cost"]["expected"] for c in doc["candidates"]]
+    assert [float(x) for x in expected] == sorted(float(x) for x in expected)
+    assert doc["model"] == doc["candidates"][0]["model"]
+    assert all(c["model"].split(":")[0] in ("gemini", "qwen") for c in doc["candidates"])
+    assert {r["model"].split(":")[0] for r in doc["rejected"]} >= {"gpt"}
+    for candidate in doc["candidates"][:3]:
+        single = run_cli(
+            "estimate",
+            "--model",
+            candidate["model"],
+            "--prompt",
+            "Describe it.",
+            "--image",
+            str(IMAGE),
+            "--json",
+        ).json()
+        assert single["cost"]["expected"] == candidate["cost"]["expected"]
+        assert single["cost"]["high"] == candidate["cost"]["high"]
+    none = run_cli("route", "--prompt", "hi", "--max-cost", "0.00000001", "--json")
+    assert none.code == 4
+    assert len(none.json()["rejected"]) == 56
+    assert none.err.count("\n") == 1
+
+
+def test_route_table_and_bad_policy(run_cli: RunCli) -> None:
+    """The default route output is a ranked table; a bad requirement or cost exits 2."""
+    table = run_cli("route", "--prompt", "hi", "--require", "json,thinking")
+    assert table.code == 0
+    assert table.out.splitlines()[0].split()[:2] == ["#", "model"]
+    assert "rejected:" in table.out
+    assert run_cli("route", "--prompt", "hi", "--require", "telepathy").code == 2
+    assert run_cli("route", "--prompt", "hi", "--max-cost", "lots").code == 2
