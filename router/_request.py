@@ -94,9 +94,13 @@ class Request:
     n: int = attrs.field(default=1, validator=_positive("n", 1))
     json_output: bool = False
     thinking: bool = False
-    stop: tuple[str, ...] = ()
+    stop: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     temperature: float | None = None
     top_p: float | None = None
+    json_schema: Mapping[str, Any] | None = attrs.field(default=None, eq=False)
+    thinking_budget: int | None = attrs.field(
+        default=None, validator=_positive("thinking_budget", 1)
+    )
 
     def __attrs_post_init__(self) -> None:
         if not self.messages:

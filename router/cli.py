@@ -314,6 +314,95 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """--user, --project and --tag K=V as one mapping of tags."""
+    tags: dict[str, str] = {}
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--tag takes KEY=VALUE, got {item!r}")
+        tags[key.strip()] = value.strip()
+    if args.user:
+        tags["user"] = args.user
+    if args.project:
+        tags["project"] = args.project
+    return tags
+
+
+def call_document(result: Any, tags: dict[str, str]) -> dict[str, Any]:
+    """The JSON shape of ``costrouter call --json``."""
+    usage = result.usage
+    return {
+        "call_id": result.call_id,
+        "model": result.model,
+        "served_model": result.served_model,
+        "text": result.text,
+        "usage": None
+        if usage is None
+        else {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+        },
+        "cost": usd_text(result.cost),
+        "status": result.status,
+        "estimate": estimate_document(result.estimate),
+        "attempts": [
+            {"model": a.model, "status": a.status, "error": a.error, "seconds": round(a.seconds, 4)}
+            for a in result.attempts
+        ],
+        "tags": tags,
+    }
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from ._client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
+    from ._router import Router
+
+    catalog = load_catalog(args)
+    request = request_from_args(args)
+    tags = tags_from_args(args)
+    api_key = os.environ.get("MEMORIES_API_KEY")
+    if not api_key:
+        raise InputError("set MEMORIES_API_KEY to your gateway key (`call` sends the request)")
+    base_url = args.base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
+    client = GatewayClient(
+        api_key, base_url, timeout=(3.05, args.timeout), retry=RetryPolicy(attempts=args.retries)
+    )
+    router = Router(catalog=catalog, client=client, base_url=base_url)
+    policy = policy_from_args(args)
+    if args.stream:
+        stream = router.stream(request, policy)
+        for text in stream:
+            if not args.json:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        result = stream.result
+        assert result is not None
+        if not args.json:
+            sys.stdout.write("\n")
+    else:
+        result = router.call(request, policy)
+    if args.json:
+        _print_json(call_document(result, tags))
+        return 0
+    if not args.stream:
+        print(result.text)
+    usage = result.usage
+    used = (
+        "no usage reported"
+        if usage is None
+        else f"{usage.input_tokens:,} in / {usage.output_tokens:,} out"
+    )
+    print(
+        f"\n-- {result.served_model} ({result.status}): {used}, ${usd_display(result.cost)}, "
+        f"{len(result.attempts)} attempt(s), call {result.call_id}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _print_json(document: object) -> None:
     json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
@@ -367,6 +456,34 @@ def build_parser() -> argparse.ArgumentParser:
     add_request_options(route)
     add_policy_options(route)
     route.set_defaults(handler=cmd_route)
+
+    call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
+    add_request_options(call)
+    add_policy_options(call)
+    call.add_argument("--user", help="tag the call with user=U")
+    call.add_argument("--project", help="tag the call with project=P")
+    call.add_argument(
+        "--tag", action="append", default=[], metavar="K=V", help="any tag (repeatable)"
+    )
+    call.add_argument(
+        "--base-url", metavar="URL", help="gateway base URL (default: $MEMORIES_BASE_URL)"
+    )
+    call.add_argument("--stream", action="store_true", help="print the answer as it arrives")
+    call.add_argument(
+        "--retries",
+        type=int,
+        default=4,
+        metavar="N",
+        help="attempts per model on 429, 5xx and connection errors (default 4)",
+    )
+    call.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="read timeout per attempt (default 60)",
+    )
+    call.set_defaults(handler=cmd_call)
     return parser
 
 
