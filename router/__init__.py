@@ -12,12 +12,9 @@ from ._errors import InputError, RouterError
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._client import Attempt, GatewayClient, RetryPolicy
     from ._estimate import Estimate, Estimator, OutputPrior, PartEstimate
     from ._fetch import ImageFetchError, fetch_image, fetch_images
-    from ._images import ImageError, ImageHeader, read_header
-    from ._policy import Candidate, Decision, NoModelQualifiesError, Policy, Rejection
-    from ._request import ImagePart, Message, Request, TextPart
-    from ._client import Attempt, GatewayClient, RetryPolicy
     from ._gateway_errors import (
         AuthenticationError,
         BadRequestError,
@@ -29,6 +26,9 @@ if _typing.TYPE_CHECKING:
         RateLimitError,
         ServerError,
     )
+    from ._images import ImageError, ImageHeader, read_header
+    from ._policy import Candidate, Decision, NoModelQualifiesError, Policy, Rejection
+    from ._request import ImagePart, Message, Request, TextPart
     from ._response import Completion
     from ._route import Selector
     from ._router import CallResult, CallStream, Router
