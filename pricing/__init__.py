@@ -5,7 +5,7 @@ a catalog, when :meth:`Catalog.load` is called.
 """
 
 from ._catalog import Catalog
-from ._cost import price, price_tokens, tier_for, usd_display, usd_text
+from ._cost import amounts, price, price_tokens, tier_for, usd_display, usd_text
 from ._errors import CatalogError, NoTierError, PricingError, UnknownModelError
 from ._values import (
     CAPABILITIES,
@@ -36,6 +36,7 @@ __all__ = [
     "Tier",
     "UnknownModelError",
     "Usage",
+    "amounts",
     "price",
     "price_tokens",
     "tier_for",

@@ -19,10 +19,14 @@ def tier_for(model: ModelSpec, input_tokens: int) -> tuple[int, Tier]:
     raise NoTierError(model.id, input_tokens, model.tiers[-1].up_to or 0)
 
 
-def price_tokens(
+def amounts(
     model: ModelSpec, input_tokens: int, output_tokens: int, cached_tokens: int = 0
-) -> Cost:
-    """Price token counts on ``model``; see :func:`price`. Counts are trusted to be valid."""
+) -> tuple[int, Decimal, Decimal]:
+    """The arithmetic behind every price: (tier index, input cost, output cost), exact.
+
+    :func:`price_tokens` wraps it in a :class:`Cost`; the estimator calls it directly for its
+    three bounds, so estimates and bills come from the same lines of code.
+    """
     tiers = model.tiers
     first = tiers[0]
     if first.up_to is None or input_tokens <= first.up_to:  # the common case: no search
@@ -34,7 +38,15 @@ def price_tokens(
         input_cost += cached_tokens * tier.cached_input_rate
     else:
         input_cost = input_tokens * tier.input_rate
-    return Cost(model.id, index, input_cost, output_tokens * tier.output_rate)
+    return index, input_cost, output_tokens * tier.output_rate
+
+
+def price_tokens(
+    model: ModelSpec, input_tokens: int, output_tokens: int, cached_tokens: int = 0
+) -> Cost:
+    """Price token counts on ``model``; see :func:`price`. Counts are trusted to be valid."""
+    index, input_cost, output_cost = amounts(model, input_tokens, output_tokens, cached_tokens)
+    return Cost(model.id, index, input_cost, output_cost)
 
 
 def price(model: ModelSpec, usage: Usage) -> Cost:

@@ -8,15 +8,18 @@ the function that bills, with the tier taken at that bound's input tokens.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 
 import attrs
 
-from pricing import Catalog, ModelSpec, price_tokens
+from pricing import Catalog, ModelSpec, amounts
 
 from ._imagetokens import ImageQuery, image_tokens
 from ._request import ImagePart, Request
 from ._text import TextEstimator
 from ._values import CostRange, TokenRange
+
+_ZERO = Decimal(0)
 
 
 @attrs.frozen
@@ -158,9 +161,9 @@ class Estimator:
             parts.append(image)
         output = self._output(request, spec, work.outputs)
         cost = CostRange(
-            price_tokens(spec, low, output.low).total,
-            price_tokens(spec, expected, output.expected).total,
-            price_tokens(spec, high, output.high).total,
+            sum(amounts(spec, low, output.low)[1:], _ZERO),
+            sum(amounts(spec, expected, output.expected)[1:], _ZERO),
+            sum(amounts(spec, high, output.high)[1:], _ZERO),
         )
         total = TokenRange(low, expected, high)
         return Estimate(spec.id, total, output, cost, tuple(parts), text.overhead)
