@@ -65,6 +65,9 @@ class Policy:
     ceiling: Objective = attrs.field(default="worst", validator=_objective)
     objective: Objective = attrs.field(default="expected", validator=_objective)
     min_quality: str | None = None
+    #: When a budget cannot cover the cheapest model's worst case, take the cheapest candidate
+    #: it can cover instead of refusing the call.
+    fit_budget: bool = False
 
 
 @attrs.frozen

@@ -6,6 +6,7 @@ response without usage is billed at the estimate's worst case and marked unmeter
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -17,14 +18,19 @@ import attrs
 
 from pricing import Catalog, ModelSpec, Usage, price
 
+from ._budget import BudgetExceededError, BudgetStatus, call_tags
 from ._client import DEFAULT_BASE_URL, Attempt, GatewayClient
 from ._estimate import Estimate
 from ._gateway_errors import GatewayError
+from ._ledger import DEFAULT_HOLD_SECONDS, Ledger, LedgerRow
 from ._policy import Allowance, Candidate, Decision, Policy
 from ._request import Request
 from ._response import Completion, parse_usage
 from ._route import Selector
 from ._wire import request_body
+
+log = logging.getLogger("router")
+SoftLimitHook = Callable[[BudgetStatus, Decimal], None]
 
 
 @attrs.frozen
@@ -43,6 +49,7 @@ class CallResult:
     attempts: tuple[Attempt, ...]
     seconds: float
     request_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
 
     @property
     def text(self) -> str:
@@ -66,7 +73,11 @@ class Router:
         base_url: str = DEFAULT_BASE_URL,
         selector: Selector | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        ledger: Ledger | None = None,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        on_soft_limit: SoftLimitHook | None = None,
     ) -> None:
         self.catalog = catalog if catalog is not None else Catalog.bundled()
         self.selector = selector if selector is not None else Selector(self.catalog)
@@ -74,7 +85,11 @@ class Router:
         self._api_key = api_key
         self._base_url = base_url
         self._clock = clock
+        self._wall_clock = wall_clock
         self._new_id = new_id
+        self.ledger = ledger
+        self.hold_seconds = hold_seconds
+        self.on_soft_limit = on_soft_limit
 
     def __repr__(self) -> str:
         return f"Router(base_url={self._base_url!r}, models={len(self.catalog)})"
@@ -113,26 +128,137 @@ class Router:
         policy: Policy | None = None,
         *,
         model: str | None = None,
-        allowance: Allowance | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> CallResult:
-        """Send to the best candidate; on a failure worth it, the next one; meter the answer."""
-        decision = self.plan(request, policy, model=model, allowance=allowance)
-        call_id, started = self._new_id(), self._clock()
+        """Reserve, send, fall back, meter and settle one call.
+
+        With a ledger, each candidate's worst case is reserved against every budget its tags
+        match before anything is sent: a hard budget that cannot cover the cheapest candidate
+        raises :class:`BudgetExceededError` (nothing sent) unless ``policy.fit_budget``, which
+        takes the cheapest candidate it can cover. A fallback re-reserves for its own model.
+        """
+        policy = policy if policy is not None else Policy()
+        decision = self.plan(request, policy, model=model)
+        call_id, started, now = self._new_id(), self._clock(), self._wall_clock()
         attempts: list[Attempt] = []
         last_error: GatewayError | None = None
+        refused: BudgetExceededError | None = None
+        base_tags = dict(tags or {})
         for candidate in decision.candidates:
-            spec = self.catalog.get(candidate.model)
+            call = call_tags(base_tags, candidate.model)
+            if self.ledger is not None:
+                try:
+                    self._reserve(call_id, candidate, call, now)
+                except BudgetExceededError as exc:
+                    if not policy.fit_budget and last_error is None:
+                        raise
+                    refused = refused or exc
+                    continue
             try:
-                completion = self.client.complete(request_body(request, spec), attempts)
+                completion = self.client.complete(
+                    request_body(request, self.catalog.get(candidate.model)), attempts
+                )
             except GatewayError as exc:
                 exc.attempts = tuple(attempts)
-                if not exc.fallback:
-                    raise
                 last_error = exc
+                if self.ledger is not None:
+                    self.ledger.release(call_id, now)
+                if not exc.fallback:
+                    break
                 continue
-            return self.meter(call_id, candidate, completion, attempts, self._clock() - started)
-        assert last_error is not None  # decision.candidates is never empty
+            result = self.meter(
+                call_id, candidate, completion, attempts, self._clock() - started, call
+            )
+            if self.ledger is not None:
+                self.ledger.settle(self.row(result), self._wall_clock())
+            return result
+        if last_error is None:
+            assert refused is not None  # every candidate was refused by a budget
+            raise refused
+        if self.ledger is not None:
+            failed = (
+                decision.candidates[0]
+                if last_error.model is None
+                else next(
+                    (c for c in decision.candidates if c.model == last_error.model),
+                    decision.candidates[0],
+                )
+            )
+            row = self._error_row(
+                call_id, failed, call_tags(base_tags, failed.model), attempts, started
+            )
+            self.ledger.release(call_id, self._wall_clock(), row)
         raise last_error
+
+    def _reserve(
+        self, call_id: str, candidate: Candidate, tags: Mapping[str, str], now: float
+    ) -> None:
+        assert self.ledger is not None
+        reservation = self.ledger.reserve(
+            call_id, candidate.estimate.cost.high, tags, now, self.hold_seconds
+        )
+        for status in reservation.warnings:
+            log.warning(
+                "soft budget %s (%s) crossed: limit $%s, spent $%s, reserved $%s, this call up to $%s",
+                status.budget.scope_text,
+                status.budget.period,
+                status.budget.limit,
+                status.spent,
+                status.reserved,
+                reservation.amount,
+            )
+            if self.on_soft_limit is not None:
+                self.on_soft_limit(status, reservation.amount)
+
+    def row(self, result: CallResult) -> LedgerRow:
+        """The ledger row of a finished call."""
+        usage = result.usage or Usage(0, 0)
+        return LedgerRow(
+            call_id=result.call_id,
+            ts=self._wall_clock(),
+            requested_model=result.model,
+            served_model=result.served_model,
+            tags=result.tags,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            estimate_low=result.estimate.cost.low,
+            estimate_expected=result.estimate.cost.expected,
+            estimate_high=result.estimate.cost.high,
+            cost=result.cost,
+            status=result.status,
+            latency=result.seconds,
+            attempts=len(result.attempts),
+        )
+
+    def _error_row(
+        self,
+        call_id: str,
+        candidate: Candidate,
+        tags: Mapping[str, str],
+        attempts: list[Attempt],
+        started: float,
+    ) -> LedgerRow:
+        cost = candidate.estimate.cost
+        return LedgerRow(
+            call_id=call_id,
+            ts=self._wall_clock(),
+            requested_model=candidate.model,
+            served_model=candidate.model,
+            tags=tuple(sorted(tags.items())),
+            input_tokens=0,
+            output_tokens=0,
+            cached_tokens=0,
+            reasoning_tokens=0,
+            estimate_low=cost.low,
+            estimate_expected=cost.expected,
+            estimate_high=cost.high,
+            cost=Decimal(0),
+            status="error",
+            latency=self._clock() - started,
+            attempts=len(attempts),
+        )
 
     def meter(
         self,
@@ -141,6 +267,7 @@ class Router:
         completion: Completion,
         attempts: list[Attempt],
         seconds: float,
+        tags: Mapping[str, str] | None = None,
     ) -> CallResult:
         """Price the completion at the snapshot that served it, or at the worst case."""
         served = self._served(candidate.model, completion.served_model)
@@ -161,6 +288,7 @@ class Router:
             attempts=tuple(attempts),
             seconds=seconds,
             request_id=completion.request_id,
+            tags=tuple(sorted((tags or call_tags({}, candidate.model)).items())),
         )
 
     def _served(self, requested: str, served_name: str | None) -> ModelSpec:
@@ -174,27 +302,44 @@ class Router:
         policy: Policy | None = None,
         *,
         model: str | None = None,
-        allowance: Allowance | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> CallStream:
-        """Start a streamed call (falling back only before the first byte)."""
-        decision = self.plan(request, policy, model=model, allowance=allowance)
+        """Start a streamed call: reserved like :meth:`call`, falling back only before the
+        first byte, settled when the stream ends."""
+        policy = policy if policy is not None else Policy()
+        decision = self.plan(request, policy, model=model)
+        call_id, now = self._new_id(), self._wall_clock()
         attempts: list[Attempt] = []
         last_error: GatewayError | None = None
+        refused: BudgetExceededError | None = None
         for candidate in decision.candidates:
+            call = call_tags(dict(tags or {}), candidate.model)
+            if self.ledger is not None:
+                try:
+                    self._reserve(call_id, candidate, call, now)
+                except BudgetExceededError as exc:
+                    if not policy.fit_budget:
+                        raise
+                    refused = refused or exc
+                    continue
             body = request_body(request, self.catalog.get(candidate.model), stream=True)
             events = self.client.stream(body, attempts)
             try:
                 first = next(events, None)
             except GatewayError as exc:
                 exc.attempts = tuple(attempts)
+                if self.ledger is not None:
+                    self.ledger.release(call_id, now)
                 if not exc.fallback:
                     raise
                 last_error = exc
                 continue
             return CallStream(
-                self, self._new_id(), candidate, first, events, attempts, self._clock()
+                self, call_id, candidate, first, events, attempts, self._clock(), call
             )
-        assert last_error is not None
+        if last_error is None:
+            assert refused is not None
+            raise refused
         raise last_error
 
 
@@ -214,8 +359,9 @@ class CallStream:
         events: Iterator[Mapping[str, Any]],
         attempts: list[Attempt],
         started: float,
+        tags: Mapping[str, str],
     ) -> None:
-        self._router, self.call_id, self.candidate = router, call_id, candidate
+        self._router, self.call_id, self.candidate, self._tags = router, call_id, candidate, tags
         self._first, self._events, self._attempts, self._started = first, events, attempts, started
         self._parts: list[str] = []
         self._usage: Usage | None = None
@@ -230,8 +376,10 @@ class CallStream:
         completion = Completion(("".join(self._parts),), (None,), self._usage, self._served, None)
         seconds = self._router._clock() - self._started
         self.result = self._router.meter(
-            self.call_id, self.candidate, completion, self._attempts, seconds
+            self.call_id, self.candidate, completion, self._attempts, seconds, self._tags
         )
+        if self._router.ledger is not None:
+            self._router.ledger.settle(self._router.row(self.result), self._router._wall_clock())
 
     def _take(self, event: Mapping[str, Any]) -> Iterator[str]:
         if isinstance(event.get("model"), str):

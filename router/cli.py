@@ -8,54 +8,21 @@ qualifies, 5 gateway, 1 anything else. Flags override the environment.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Callable, Sequence
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any
 
 import pricing
-from pricing import Catalog, ModelSpec, Usage, usd_display, usd_text
+from pricing import ModelSpec, Usage, usd_display, usd_text
 
-from ._cli_request import add_request_options, request_from_args
+from ._cli_budget import add_budget_commands, add_ledger_option
+from ._cli_call import cmd_call
+from ._cli_common import _Parser, _per_million, _print_json, _tier_range, load_catalog
+from ._cli_plan import add_policy_options, cmd_estimate, cmd_route
+from ._cli_request import add_request_options
 from ._errors import InputError, RouterError
 from ._table import render_table
-
-if TYPE_CHECKING:
-    from ._estimate import Estimate
-    from ._values import CostRange, TokenRange
 from ._version import __version__
-
-PER_MILLION = 1_000_000
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports bad usage as one line and exit 2, like every other input error."""
-
-    def error(self, message: str) -> NoReturn:
-        raise InputError(f"{message} (see `{self.prog} --help`)")
-
-
-def _environment_catalogs() -> list[str]:
-    value = os.environ.get("COSTROUTER_CATALOG", "")
-    return [path for path in value.split(os.pathsep) if path]
-
-
-def load_catalog(args: argparse.Namespace) -> Catalog:
-    """The bundled catalog overlaid by ``--catalog`` files, else by ``COSTROUTER_CATALOG``."""
-    overlays = args.catalog if args.catalog else _environment_catalogs()
-    return Catalog.load(overlays)
-
-
-def _per_million(rate: Decimal) -> str:
-    return usd_text(rate * PER_MILLION)
-
-
-def _tier_range(model: ModelSpec, index: int) -> str:
-    low = 0 if index == 0 else (model.tiers[index - 1].up_to or 0) + 1
-    high = model.tiers[index].up_to
-    return f"{low}-{high}" if high is not None else f"{low}+"
 
 
 def model_document(model: ModelSpec) -> dict[str, Any]:
@@ -151,263 +118,6 @@ def cmd_price(args: argparse.Namespace) -> int:
     return 0
 
 
-def tokens_document(tokens: TokenRange) -> dict[str, int]:
-    return {"low": tokens.low, "expected": tokens.expected, "high": tokens.high}
-
-
-def cost_document(cost: CostRange) -> dict[str, str]:
-    return {
-        "low": usd_text(cost.low),
-        "expected": usd_text(cost.expected),
-        "high": usd_text(cost.high),
-    }
-
-
-def estimate_document(estimate: Estimate) -> dict[str, Any]:
-    """The JSON shape of ``costrouter estimate --json``."""
-    return {
-        "model": estimate.model,
-        "input_tokens": tokens_document(estimate.input_tokens),
-        "output_tokens": tokens_document(estimate.output_tokens),
-        "cost": cost_document(estimate.cost),
-        "images": [
-            {
-                "source": p.source,
-                "width": p.width,
-                "height": p.height,
-                "tokens": tokens_document(p.tokens),
-            }
-            for p in estimate.images
-        ],
-        "parts": [
-            {
-                "message": p.message,
-                "part": p.part,
-                "kind": p.kind,
-                "tokens": tokens_document(p.tokens),
-            }
-            for p in estimate.parts
-        ],
-        "chat_overhead_tokens": estimate.overhead,
-    }
-
-
-def cmd_estimate(args: argparse.Namespace) -> int:
-    from ._estimate import Estimator
-
-    catalog = load_catalog(args)
-    model = catalog.get(args.model)
-    request = request_from_args(args)
-    estimate = Estimator(catalog).estimate(request, model)
-    if args.json:
-        _print_json(estimate_document(estimate))
-        return 0
-    rows = [
-        [
-            f"message {p.message} part {p.part}",
-            p.kind + (f" {p.width}x{p.height}" if p.width else ""),
-            p.tokens.low,
-            p.tokens.expected,
-            p.tokens.high,
-        ]
-        for p in estimate.parts
-    ]
-    rows.append(["chat template", "", estimate.overhead, estimate.overhead, estimate.overhead])
-    for name, tokens in (("input", estimate.input_tokens), ("output", estimate.output_tokens)):
-        rows.append([f"{name} tokens", "", tokens.low, tokens.expected, tokens.high])
-    cost = estimate.cost
-    rows.append(
-        ["cost $", "", usd_display(cost.low), usd_display(cost.expected), usd_display(cost.high)]
-    )
-    print(f"{model.id}")
-    print(render_table(["", "", "low", "expected", "high"], rows, right={2, 3, 4}))
-    return 0
-
-
-def _comma_list(text: str) -> list[str]:
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-def policy_from_args(args: argparse.Namespace) -> Any:
-    """The routing policy the options describe."""
-    from ._policy import Policy
-
-    try:
-        max_cost = None if args.max_cost is None else Decimal(args.max_cost)
-    except ArithmeticError:
-        raise InputError(
-            f"--max-cost must be a decimal amount in USD, got {args.max_cost!r}"
-        ) from None
-    return Policy(
-        require=[name for text in args.require for name in _comma_list(text)],
-        providers=args.provider,
-        models=args.model,
-        exclude=args.exclude,
-        snapshots=args.snapshots,
-        max_cost=max_cost,
-        ceiling=args.ceiling,
-        objective=args.objective,
-        min_quality=args.min_quality,
-    )
-
-
-def cmd_route(args: argparse.Namespace) -> int:
-    from ._policy import NoModelQualifiesError
-    from ._route import Selector
-
-    catalog = load_catalog(args)
-    request = request_from_args(args)
-    try:
-        decision = Selector(catalog).route(request, policy_from_args(args))
-    except NoModelQualifiesError as exc:
-        rejected = [{"model": r.model, "code": r.code, "reason": r.reason} for r in exc.rejected]
-        if args.json:
-            _print_json({"model": None, "cost": None, "candidates": [], "rejected": rejected})
-        else:
-            print(render_table(["rejected", "why"], [[r["model"], r["reason"]] for r in rejected]))
-        raise
-    chosen = decision.chosen
-    if args.json:
-        _print_json(
-            {
-                "model": chosen.model,
-                "cost": cost_document(chosen.estimate.cost),
-                "input_tokens": tokens_document(chosen.estimate.input_tokens),
-                "candidates": [
-                    {
-                        "model": c.model,
-                        "cost": {
-                            "expected": usd_text(c.estimate.cost.expected),
-                            "high": usd_text(c.estimate.cost.high),
-                        },
-                        "input_tokens": tokens_document(c.estimate.input_tokens),
-                    }
-                    for c in decision.candidates
-                ],
-                "rejected": [
-                    {"model": r.model, "code": r.code, "reason": r.reason}
-                    for r in decision.rejected
-                ],
-            }
-        )
-        return 0
-    rows = [
-        [
-            rank,
-            c.model,
-            usd_display(c.estimate.cost.expected),
-            usd_display(c.estimate.cost.high),
-            f"{c.estimate.input_tokens.expected:,}",
-            catalog.get(c.model).quality,
-        ]
-        for rank, c in enumerate(decision.candidates, start=1)
-    ]
-    print(
-        render_table(
-            ["#", "model", "expected $", "worst $", "input tokens", "quality"],
-            rows,
-            right={0, 2, 3, 4},
-        )
-    )
-    print(f"\n{len(decision.rejected)} rejected:")
-    print(render_table(["model", "why"], [[r.model, r.reason] for r in decision.rejected]))
-    return 0
-
-
-def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
-    """--user, --project and --tag K=V as one mapping of tags."""
-    tags: dict[str, str] = {}
-    for item in args.tag:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError(f"--tag takes KEY=VALUE, got {item!r}")
-        tags[key.strip()] = value.strip()
-    if args.user:
-        tags["user"] = args.user
-    if args.project:
-        tags["project"] = args.project
-    return tags
-
-
-def call_document(result: Any, tags: dict[str, str]) -> dict[str, Any]:
-    """The JSON shape of ``costrouter call --json``."""
-    usage = result.usage
-    return {
-        "call_id": result.call_id,
-        "model": result.model,
-        "served_model": result.served_model,
-        "text": result.text,
-        "usage": None
-        if usage is None
-        else {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cached_tokens": usage.cached_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-        },
-        "cost": usd_text(result.cost),
-        "status": result.status,
-        "estimate": estimate_document(result.estimate),
-        "attempts": [
-            {"model": a.model, "status": a.status, "error": a.error, "seconds": round(a.seconds, 4)}
-            for a in result.attempts
-        ],
-        "tags": tags,
-    }
-
-
-def cmd_call(args: argparse.Namespace) -> int:
-    from ._client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
-    from ._router import Router
-
-    catalog = load_catalog(args)
-    request = request_from_args(args)
-    tags = tags_from_args(args)
-    api_key = os.environ.get("MEMORIES_API_KEY")
-    if not api_key:
-        raise InputError("set MEMORIES_API_KEY to your gateway key (`call` sends the request)")
-    base_url = args.base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
-    client = GatewayClient(
-        api_key, base_url, timeout=(3.05, args.timeout), retry=RetryPolicy(attempts=args.retries)
-    )
-    router = Router(catalog=catalog, client=client, base_url=base_url)
-    policy = policy_from_args(args)
-    if args.stream:
-        stream = router.stream(request, policy)
-        for text in stream:
-            if not args.json:
-                sys.stdout.write(text)
-                sys.stdout.flush()
-        result = stream.result
-        assert result is not None
-        if not args.json:
-            sys.stdout.write("\n")
-    else:
-        result = router.call(request, policy)
-    if args.json:
-        _print_json(call_document(result, tags))
-        return 0
-    if not args.stream:
-        print(result.text)
-    usage = result.usage
-    used = (
-        "no usage reported"
-        if usage is None
-        else f"{usage.input_tokens:,} in / {usage.output_tokens:,} out"
-    )
-    print(
-        f"\n-- {result.served_model} ({result.status}): {used}, ${usd_display(result.cost)}, "
-        f"{len(result.attempts)} attempt(s), call {result.call_id}",
-        file=sys.stderr,
-    )
-    return 0
-
-
-def _print_json(document: object) -> None:
-    json.dump(document, sys.stdout, indent=2, ensure_ascii=False)
-    sys.stdout.write("\n")
-
-
 def _non_negative(text: str) -> int:
     try:
         value = int(text)
@@ -470,6 +180,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.add_argument("--stream", action="store_true", help="print the answer as it arrives")
     call.add_argument(
+        "--fit-budget",
+        action="store_true",
+        help="if a budget cannot cover the cheapest model, take the cheapest it can",
+    )
+    add_ledger_option(call)
+    call.add_argument(
         "--retries",
         type=int,
         default=4,
@@ -484,54 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="read timeout per attempt (default 60)",
     )
     call.set_defaults(handler=cmd_call)
+    add_budget_commands(commands, common)
     return parser
-
-
-def add_policy_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("routing policy")
-    group.add_argument(
-        "--require",
-        action="append",
-        default=[],
-        metavar="CAPS",
-        help="comma-separated: vision, json, thinking, video, reasoning",
-    )
-    group.add_argument(
-        "--provider",
-        action="append",
-        default=[],
-        choices=pricing.PROVIDERS,
-        help="allow only this provider (repeatable)",
-    )
-    group.add_argument(
-        "--model",
-        action="append",
-        default=[],
-        metavar="MODEL",
-        help="allow only this model (repeatable; pins a dated snapshot)",
-    )
-    group.add_argument(
-        "--exclude",
-        action="append",
-        default=[],
-        metavar="MODEL",
-        help="never this model (repeatable)",
-    )
-    group.add_argument("--snapshots", action="store_true", help="also route among dated snapshots")
-    group.add_argument("--max-cost", metavar="USD", help="cost ceiling per call")
-    group.add_argument(
-        "--ceiling",
-        choices=("expected", "worst"),
-        default="worst",
-        help="which cost --max-cost caps (default: worst)",
-    )
-    group.add_argument(
-        "--objective",
-        choices=("expected", "worst"),
-        default="expected",
-        help="rank by expected or worst-case cost (default: expected)",
-    )
-    group.add_argument("--min-quality", metavar="CLASS", help="quality floor, e.g. balanced")
 
 
 def exit_code_for(exc: BaseException) -> int:

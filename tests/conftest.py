@@ -38,8 +38,11 @@ RunCli = Callable[..., CliResult]
 
 
 @pytest.fixture
-def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> RunCli:
-    """Run ``costrouter ARGS`` in this process with a clean environment; capture its output."""
+def run_cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> RunCli:
+    """Run ``costrouter ARGS`` in this process with a clean environment (the default ledger a
+    SQLite file in a temporary data directory); capture its output."""
     for name in (
         "COSTROUTER_CATALOG",
         "COSTROUTER_LEDGER",
@@ -47,6 +50,7 @@ def run_cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch)
         "MEMORIES_BASE_URL",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
     def run(*args: str) -> CliResult:
         capsys.readouterr()

@@ -1,0 +1,114 @@
+"""``costrouter call``: route, send, meter and settle one call."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any
+
+from pricing import usd_display, usd_text
+
+from ._cli_budget import open_ledger
+from ._cli_common import _print_json, estimate_document, load_catalog
+from ._cli_plan import policy_from_args
+from ._cli_request import request_from_args
+from ._errors import InputError
+
+
+def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
+    """--user, --project and --tag K=V as one mapping of tags."""
+    tags: dict[str, str] = {}
+    for item in args.tag:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(f"--tag takes KEY=VALUE, got {item!r}")
+        tags[key.strip()] = value.strip()
+    if args.user:
+        tags["user"] = args.user
+    if args.project:
+        tags["project"] = args.project
+    return tags
+
+
+def call_document(result: Any, tags: dict[str, str]) -> dict[str, Any]:
+    """The JSON shape of ``costrouter call --json``."""
+    usage = result.usage
+    return {
+        "call_id": result.call_id,
+        "model": result.model,
+        "served_model": result.served_model,
+        "text": result.text,
+        "usage": None
+        if usage is None
+        else {
+            "input_tokens": usage.input_tokens,
+            "output_tokens": usage.output_tokens,
+            "cached_tokens": usage.cached_tokens,
+            "reasoning_tokens": usage.reasoning_tokens,
+        },
+        "cost": usd_text(result.cost),
+        "status": result.status,
+        "estimate": estimate_document(result.estimate),
+        "attempts": [
+            {"model": a.model, "status": a.status, "error": a.error, "seconds": round(a.seconds, 4)}
+            for a in result.attempts
+        ],
+        "tags": tags,
+    }
+
+
+def cmd_call(args: argparse.Namespace) -> int:
+    from ._client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
+    from ._router import Router
+
+    catalog = load_catalog(args)
+    request = request_from_args(args)
+    tags = tags_from_args(args)
+    api_key = os.environ.get("MEMORIES_API_KEY")
+    if not api_key:
+        raise InputError("set MEMORIES_API_KEY to your gateway key (`call` sends the request)")
+    base_url = args.base_url or os.environ.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL
+    client = GatewayClient(
+        api_key, base_url, timeout=(3.05, args.timeout), retry=RetryPolicy(attempts=args.retries)
+    )
+    ledger = open_ledger(args)
+    router = Router(catalog=catalog, client=client, base_url=base_url, ledger=ledger)
+    policy = policy_from_args(args)
+    try:
+        result = _send(router, request, policy, tags, args)
+    finally:
+        ledger.close()
+    if args.json:
+        _print_json(call_document(result, tags))
+        return 0
+    if not args.stream:
+        print(result.text)
+    usage = result.usage
+    used = (
+        "no usage reported"
+        if usage is None
+        else f"{usage.input_tokens:,} in / {usage.output_tokens:,} out"
+    )
+    print(
+        f"\n-- {result.served_model} ({result.status}): {used}, ${usd_display(result.cost)}, "
+        f"{len(result.attempts)} attempt(s), call {result.call_id}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _send(
+    router: Any, request: Any, policy: Any, tags: dict[str, str], args: argparse.Namespace
+) -> Any:
+    if args.stream:
+        stream = router.stream(request, policy, tags=tags)
+        for text in stream:
+            if not args.json:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        assert stream.result is not None
+        if not args.json:
+            sys.stdout.write("\n")
+        return stream.result
+    return router.call(request, policy, tags=tags)
