@@ -31,6 +31,11 @@ def from_pico(value: int) -> Decimal:
     return Decimal(value).scaleb(-12).normalize() if value else Decimal(0)
 
 
+def to_stored(amount: Decimal) -> Decimal:
+    """``amount`` as the ledger keeps it: whole picodollars, a finer amount rounded up."""
+    return from_pico(to_pico(amount))
+
+
 def parse_scope(text: str) -> frozenset[tuple[str, str]]:
     """``global`` → no tags; ``user=alice,project=atlas`` → those tags."""
     if text.strip() == "global":

@@ -22,7 +22,7 @@ from typing import ClassVar
 
 import attrs
 
-from ._budget import Budget, BudgetExceededError, BudgetStatus
+from ._budget import Budget, BudgetExceededError, BudgetStatus, to_stored
 from ._errors import InputError, RouterError
 
 STATUSES = ("ok", "error", "unmetered")
@@ -35,7 +35,10 @@ class LedgerError(RouterError):
 
 @attrs.frozen
 class LedgerRow:
-    """One call, as recorded: never the prompt or images, only what it was and what it cost."""
+    """One call, as recorded: never the prompt or images, only what it was and what it cost.
+
+    Money is kept in whole picodollars (1e-12 USD), which every catalog price is exact in; a
+    finer amount is rounded up, so recorded spend never falls below the true cost."""
 
     call_id: str
     ts: float
@@ -46,10 +49,10 @@ class LedgerRow:
     output_tokens: int
     cached_tokens: int
     reasoning_tokens: int
-    estimate_low: Decimal
-    estimate_expected: Decimal
-    estimate_high: Decimal
-    cost: Decimal
+    estimate_low: Decimal = attrs.field(converter=to_stored)
+    estimate_expected: Decimal = attrs.field(converter=to_stored)
+    estimate_high: Decimal = attrs.field(converter=to_stored)
+    cost: Decimal = attrs.field(converter=to_stored)
     status: str
     latency: float
     attempts: int

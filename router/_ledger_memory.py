@@ -9,7 +9,7 @@ import threading
 from collections.abc import Mapping
 from decimal import Decimal
 
-from ._budget import Budget, BudgetStatus, matching
+from ._budget import Budget, BudgetStatus, matching, to_stored
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
 
 _Key = tuple[str, str, str]  # scope text, period, window
@@ -65,6 +65,7 @@ class MemoryLedger(Ledger):
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
     ) -> Reservation:
+        amount = to_stored(amount)
         with self._lock:
             budgets = matching(self._budgets.values(), tags)
             entries = [self._entry(b, b.window(now), now, call_id) for b in budgets]

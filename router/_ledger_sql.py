@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ._budget import Budget, BudgetStatus, from_pico, matching, parse_scope, to_pico
+from ._budget import Budget, BudgetStatus, from_pico, matching, parse_scope, to_pico, to_stored
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
 
 SCHEMA_VERSION = 1
@@ -231,7 +231,6 @@ class SQLLedger(Ledger):
 
     def status(self, now: float) -> list[BudgetStatus]:
         with self._transaction() as cur:
-            cur.execute("DELETE FROM holds WHERE expires_at <= ?", (now - DEFAULT_HOLD_SECONDS,))
             return self._entries(cur, self._budgets(cur), now, "")
 
     def reserve(
@@ -242,6 +241,7 @@ class SQLLedger(Ledger):
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
     ) -> Reservation:
+        amount = to_stored(amount)
         with self._transaction() as cur:
             budgets = matching(self._budgets(cur), tags)
             keys = sorted((b.scope_text, b.period, b.window(now)) for b in budgets)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import attrs
 import pytest
 
 from pricing import Catalog
+from router._ledger import Ledger, ledger_from_url
 from router.cli import main
 
 from .gateway_server import FakeGateway
@@ -66,3 +69,48 @@ def gateway() -> Iterator[FakeGateway]:
     """A loopback gateway answering as the seeds document; queue faults on it."""
     with FakeGateway() as server:
         yield server
+
+
+POSTGRES_URL = os.environ.get("COSTROUTER_TEST_POSTGRES")
+REQUIRE_POSTGRES = os.environ.get("COSTROUTER_REQUIRE_POSTGRES") == "1"
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+def postgres_schema_url() -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards. Skips with a
+    reason when no server is configured; in CI (COSTROUTER_REQUIRE_POSTGRES=1) that fails."""
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("COSTROUTER_REQUIRE_POSTGRES=1 but COSTROUTER_TEST_POSTGRES is not set")
+        pytest.skip("no PostgreSQL: set COSTROUTER_TEST_POSTGRES=postgresql://user@host/db")
+    import psycopg
+
+    schema = f"costrouter_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+        connection.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=BACKENDS)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty ledger of each backend, by URL."""
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/ledger.db"
+    else:
+        yield from postgres_schema_url()
+
+
+@pytest.fixture
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    opened = ledger_from_url(ledger_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

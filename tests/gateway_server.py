@@ -41,6 +41,11 @@ ROLES = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 512  # many workers connect at once in the concurrency tests
+    daemon_threads = True
+
+
 @attrs.define
 class Fault:
     """What to do to one request: ``kind`` is 429, 500, 401, 402, slow, no_usage, non_json,
@@ -69,7 +74,7 @@ class FakeGateway:
         self.dead: set[str] = set()  # models that always answer 500
         self.stream_usage = stream_usage
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )

@@ -1,0 +1,138 @@
+"""Budgets hold under threads, processes and a killed process (memory, SQLite, PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pricing import Catalog
+from router._budget import Budget, BudgetExceededError
+from router._estimate import Estimator
+from router._ledger import Ledger, ledger_from_url
+
+from .conftest import ROOT, postgres_schema_url
+from .gateway_server import FakeGateway, Fault
+from .ledger_workers import MODEL, REQUEST
+
+TAGS = {"user": "load", "model": MODEL, "provider": "gpt"}
+
+
+def test_100_threads_against_room_for_5(ledger: Ledger) -> None:
+    """100 threads reserve 1 unit each against a limit of 5: exactly 5 succeed."""
+    ledger.set_budget(Budget.parse("global", "5"))
+    wins: list[str] = []
+    barrier = threading.Barrier(100)
+
+    def reserve(number: int) -> None:
+        barrier.wait()
+        try:
+            ledger.reserve(f"c{number}", Decimal(1), TAGS, time.time())
+            wins.append(f"c{number}")
+        except BudgetExceededError:
+            pass
+
+    threads = [threading.Thread(target=reserve, args=(n,)) for n in range(100)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == 5
+    (status,) = ledger.status(time.time())
+    assert status.reserved == 5
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The backends several processes share (memory:// is one process by design)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/ledger.db"
+    else:
+        yield from postgres_schema_url()
+
+
+def test_16_processes_x_8_threads_never_overspend(shared_url: str) -> None:
+    """16 processes x 8 threads x 2 calls through the real router and a loopback gateway:
+    spent never exceeds the limit and equals the sum of the ledger rows."""
+    worst = Estimator().estimate(REQUEST, MODEL).cost.high
+    limit = worst * 40
+    ledger = ledger_from_url(shared_url)
+    ledger.set_budget(Budget.parse("user=load", limit, period="total"))
+    with FakeGateway() as gateway:
+        workers = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.ledger_workers",
+                    "calls",
+                    shared_url,
+                    gateway.base_url,
+                    "8",
+                    "2",
+                ],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(16)
+        ]
+        outcomes = {"ok": 0, "refused": 0, "error": 0}
+        for worker in workers:
+            out, err = worker.communicate(timeout=240)
+            assert worker.returncode == 0, err
+            for key, value in json.loads(out.strip().splitlines()[-1]).items():
+                outcomes[key] += value
+    rows = ledger.rows()
+    (status,) = ledger.status(time.time())
+    ledger.close()
+    assert outcomes["error"] == 0
+    assert outcomes["ok"] + outcomes["refused"] == 16 * 8 * 2
+    assert outcomes["ok"] == len(rows) > 0
+    assert status.spent == sum((r.cost for r in rows), Decimal(0))
+    assert status.spent <= limit
+    assert status.reserved == 0
+
+
+def test_killed_process_loses_nothing_and_its_hold_expires(shared_url: str) -> None:
+    """SIGKILL between reserve and settle: the settled rows survive, the dead call's hold
+    counts until it expires, then the budget is whole again."""
+    ledger = ledger_from_url(shared_url)
+    ledger.set_budget(Budget.parse("global", "1", period="total"))
+    with FakeGateway() as gateway:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.ledger_workers", "crash", shared_url, gateway.base_url],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert worker.stdout is not None
+        assert worker.stdout.readline().strip() == "settled"
+        gateway.queue(Fault("slow", seconds=30))
+        deadline = time.time() + 30
+        while len(gateway.received) < 4 and time.time() < deadline:
+            time.sleep(0.02)
+        assert len(gateway.received) == 4  # the fourth call is reserved and in flight
+        worker.send_signal(signal.SIGKILL)
+        worker.communicate(timeout=10)
+        assert worker.returncode == -signal.SIGKILL
+    rows = ledger.rows()
+    assert len(rows) == 3
+    spent = sum((r.cost for r in rows), Decimal(0))
+    (held,) = ledger.status(time.time())
+    assert held.spent == spent
+    assert held.reserved == Estimator(Catalog.bundled()).estimate(REQUEST, MODEL).cost.high
+    (later,) = ledger.status(time.time() + 6)  # past the 5 s hold
+    assert later.reserved == 0
+    assert later.remaining == Decimal(1) - spent
+    ledger.close()
