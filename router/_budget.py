@@ -18,22 +18,25 @@ import attrs
 from ._errors import InputError, RouterError
 
 PERIODS = ("day", "week", "month", "total")
-#: Money is stored as whole picodollars (1e-12 USD): every catalog price is exact in it.
-PICO = Decimal("1e-12")
+#: Money is stored as whole nanodollars (1e-9 USD): every bundled price is exact in it (the
+#: finest, $0.000052 per 1K tokens, is 52 nanodollars a token), and a signed 64-bit integer of
+#: them holds $9.2 billion.
+UNIT = Decimal("1e-9")
+MAX_AMOUNT = Decimal("9e9")
 
 
-def to_pico(amount: Decimal) -> int:
-    """USD → whole picodollars, rounding up a finer amount (never under-counting spend)."""
-    return int((amount / PICO).to_integral_value(rounding="ROUND_CEILING"))
+def to_units(amount: Decimal) -> int:
+    """USD → whole nanodollars, rounding up a finer amount (never under-counting spend)."""
+    return int((amount / UNIT).to_integral_value(rounding="ROUND_CEILING"))
 
 
-def from_pico(value: int) -> Decimal:
-    return Decimal(value).scaleb(-12).normalize() if value else Decimal(0)
+def from_units(value: int) -> Decimal:
+    return Decimal(value).scaleb(-9).normalize() if value else Decimal(0)
 
 
 def to_stored(amount: Decimal) -> Decimal:
-    """``amount`` as the ledger keeps it: whole picodollars, a finer amount rounded up."""
-    return from_pico(to_pico(amount))
+    """``amount`` as the ledger keeps it: whole nanodollars, a finer amount rounded up."""
+    return from_units(to_units(amount))
 
 
 def parse_scope(text: str) -> frozenset[tuple[str, str]]:
@@ -62,8 +65,10 @@ def _period(instance: object, attribute: attrs.Attribute[str], value: str) -> No
 
 
 def _limit(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
-        raise InputError(f"a budget limit is a Decimal amount of USD >= 0, got {value!r}")
+    if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
+        raise InputError(
+            f"a budget limit is a Decimal amount of USD from 0 to {MAX_AMOUNT:,}, got {value!r}"
+        )
 
 
 def _zone(instance: object, attribute: attrs.Attribute[str], value: str) -> None:

@@ -37,7 +37,7 @@ class LedgerError(RouterError):
 class LedgerRow:
     """One call, as recorded: never the prompt or images, only what it was and what it cost.
 
-    Money is kept in whole picodollars (1e-12 USD), which every catalog price is exact in; a
+    Money is kept in whole nanodollars (1e-9 USD), which every bundled price is exact in; a
     finer amount is rounded up, so recorded spend never falls below the true cost."""
 
     call_id: str

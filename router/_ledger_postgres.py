@@ -75,18 +75,17 @@ class PostgresLedger(SQLLedger):
         except self._errors as exc:
             raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
 
-    def _lock_spend(self, cur: Cursor, keys: Sequence[tuple[str, str, str]]) -> None:
-        for key in keys:
-            cur.execute(
-                "INSERT INTO budget_spend (scope, period, win, spent_pusd) VALUES (?, ?, ?, 0) "
-                "ON CONFLICT (scope, period, win) DO NOTHING",
-                key,
-            )
-            cur.execute(
-                "SELECT spent_pusd FROM budget_spend WHERE scope = ? AND period = ? AND win = ? "
-                "FOR UPDATE",
-                key,
-            )
+    def _read_spend(self, cur: Cursor, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
+        """Create the spend rows that are missing and lock all of them, in key order, in one
+        statement; return their spend."""
+        values = ", ".join(["(?, ?, ?, 0)"] * len(keys))
+        rows: list[Any] = cur.execute(
+            f"INSERT INTO budget_spend (scope, period, win, spent_nusd) VALUES {values} "  # noqa: S608 -- placeholders only
+            "ON CONFLICT (scope, period, win) DO UPDATE SET spent_nusd = budget_spend.spent_nusd "
+            "RETURNING scope, period, win, spent_nusd",
+            [v for key in keys for v in key],
+        ).fetchall()
+        return rows
 
     def close(self) -> None:
         self._pool.close()

@@ -1,6 +1,6 @@
 """The ledger on SQL: one schema and one set of statements for SQLite and PostgreSQL.
 
-Money is stored as whole picodollars (BIGINT), so sums in SQL are exact on both engines.
+Money is stored as whole nanodollars (BIGINT), so sums in SQL are exact on both engines.
 Statements are written with ``?`` placeholders; a backend translates them for its driver and
 supplies the transaction: SQLite's ``BEGIN IMMEDIATE`` takes the write lock before the first
 read, PostgreSQL locks each budget's spend row with ``SELECT ... FOR UPDATE``; either way the
@@ -17,7 +17,7 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ._budget import Budget, BudgetStatus, from_pico, matching, parse_scope, to_pico, to_stored
+from ._budget import Budget, BudgetStatus, from_units, matching, parse_scope, to_stored, to_units
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
 
 SCHEMA_VERSION = 1
@@ -27,14 +27,14 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
         1,
         (
             """CREATE TABLE budgets (
-            scope TEXT NOT NULL, period TEXT NOT NULL, limit_pusd BIGINT NOT NULL,
+            scope TEXT NOT NULL, period TEXT NOT NULL, limit_nusd BIGINT NOT NULL,
             soft INTEGER NOT NULL, tz TEXT NOT NULL, PRIMARY KEY (scope, period))""",
             """CREATE TABLE budget_spend (
             scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-            spent_pusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win))""",
+            spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win))""",
             """CREATE TABLE holds (
             call_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-            amount_pusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+            amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (call_id, scope, period))""",
             "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at)",
             """CREATE TABLE calls (
@@ -44,8 +44,8 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             user_tag TEXT, project_tag TEXT, tags TEXT NOT NULL,
             input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
             cached_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL,
-            est_low_pusd BIGINT NOT NULL, est_expected_pusd BIGINT NOT NULL,
-            est_high_pusd BIGINT NOT NULL, cost_pusd BIGINT NOT NULL,
+            est_low_nusd BIGINT NOT NULL, est_expected_nusd BIGINT NOT NULL,
+            est_high_nusd BIGINT NOT NULL, cost_nusd BIGINT NOT NULL,
             status TEXT NOT NULL, latency DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL)""",
             "CREATE INDEX calls_by_ts ON calls (ts)",
         ),
@@ -54,18 +54,18 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
 ROW_COLUMNS = (
     "call_id, ts, day, week, month, requested_model, served_model, provider, user_tag, "
     "project_tag, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-    "est_low_pusd, est_expected_pusd, est_high_pusd, cost_pusd, status, latency, attempts"
+    "est_low_nusd, est_expected_nusd, est_high_nusd, cost_nusd, status, latency, attempts"
 )
 INSERT_ROW = (
     "INSERT INTO calls (call_id, ts, day, week, month, requested_model, served_model, provider, "
     "user_tag, project_tag, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-    "est_low_pusd, est_expected_pusd, est_high_pusd, cost_pusd, status, latency, attempts) "
+    "est_low_nusd, est_expected_nusd, est_high_nusd, cost_nusd, status, latency, attempts) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 SELECT_ROWS = (
     "SELECT call_id, ts, day, week, month, requested_model, served_model, provider, user_tag, "
     "project_tag, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-    "est_low_pusd, est_expected_pusd, est_high_pusd, cost_pusd, status, latency, attempts "
+    "est_low_nusd, est_expected_nusd, est_high_nusd, cost_nusd, status, latency, attempts "
     "FROM calls ORDER BY ts, call_id"
 )
 
@@ -99,10 +99,10 @@ def row_values(row: LedgerRow) -> tuple[Any, ...]:
         row.output_tokens,
         row.cached_tokens,
         row.reasoning_tokens,
-        to_pico(row.estimate_low),
-        to_pico(row.estimate_expected),
-        to_pico(row.estimate_high),
-        to_pico(row.cost),
+        to_units(row.estimate_low),
+        to_units(row.estimate_expected),
+        to_units(row.estimate_high),
+        to_units(row.cost),
         row.status,
         row.latency,
         row.attempts,
@@ -144,26 +144,41 @@ def row_from(values: Sequence[Any]) -> LedgerRow:
         int(tokens_out),
         int(cached),
         int(reasoning),
-        from_pico(int(low)),
-        from_pico(int(expected)),
-        from_pico(int(high)),
-        from_pico(int(cost)),
+        from_units(int(low)),
+        from_units(int(expected)),
+        from_units(int(high)),
+        from_units(int(cost)),
         status,
         float(latency),
         int(attempts),
     )
 
 
+def _values(rows: int, width: int) -> str:
+    """``(?, ?), (?, ?)``: placeholders for a multi-row VALUES list."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * rows)
+
+
 class SQLLedger(Ledger):
-    """Shared logic; subclasses provide :meth:`_transaction` and :meth:`_lock_spend`."""
+    """Shared logic; subclasses provide :meth:`_transaction` and may lock spend rows."""
+
+    _parsed: dict[tuple[Any, ...], Budget]
 
     @abc.abstractmethod
     def _transaction(self) -> AbstractContextManager[Cursor]:
         """A cursor inside one transaction: committed on success, rolled back on error, and
         with driver errors re-raised as LedgerError."""
 
-    def _lock_spend(self, cur: Cursor, keys: Sequence[tuple[str, str, str]]) -> None:
-        """Lock the spend rows of these budget windows until the transaction ends."""
+    def _read_spend(self, cur: Cursor, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
+        """(scope, period, win, spent) of these windows. PostgreSQL overrides it to create and
+        lock the rows in the same statement (SQLite's write lock is already held)."""
+        rows: list[Any] = cur.execute(
+            f"SELECT scope, period, win, spent_nusd FROM budget_spend "  # noqa: S608 -- placeholders only
+            f"WHERE (scope, period, win) IN (VALUES {_values(len(keys), 3)})",
+            [v for key in keys for v in key],
+        ).fetchall()
+        return rows
 
     def migrate(self, cur: Cursor) -> None:
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
@@ -181,11 +196,11 @@ class SQLLedger(Ledger):
                 (budget.scope_text, budget.period),
             )
             cur.execute(
-                "INSERT INTO budgets (scope, period, limit_pusd, soft, tz) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO budgets (scope, period, limit_nusd, soft, tz) VALUES (?, ?, ?, ?, ?)",
                 (
                     budget.scope_text,
                     budget.period,
-                    to_pico(budget.limit),
+                    to_units(budget.limit),
                     int(budget.soft),
                     budget.tz,
                 ),
@@ -193,45 +208,56 @@ class SQLLedger(Ledger):
 
     def _budgets(self, cur: Cursor) -> list[Budget]:
         rows = cur.execute(
-            "SELECT scope, period, limit_pusd, soft, tz FROM budgets ORDER BY scope, period"
+            "SELECT scope, period, limit_nusd, soft, tz FROM budgets ORDER BY scope, period"
         ).fetchall()
-        return [
-            Budget(parse_scope(s), from_pico(int(limit)), p, bool(soft), tz)
-            for s, p, limit, soft, tz in rows
-        ]
+        cache = self.__dict__.setdefault("_parsed", {})
+        budgets = []
+        for row in rows:
+            key = tuple(row)
+            budget = cache.get(key)
+            if budget is None:
+                scope, period, limit, soft, tz = row
+                budget = cache[key] = Budget(
+                    parse_scope(scope), from_units(int(limit)), period, bool(soft), tz
+                )
+            budgets.append(budget)
+        return budgets
 
     def budgets(self) -> list[Budget]:
         with self._transaction() as cur:
             return self._budgets(cur)
 
     def _entries(
-        self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str
+        self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str, lock: bool
     ) -> list[BudgetStatus]:
-        entries = []
-        for budget in budgets:
-            key = (budget.scope_text, budget.period, budget.window(now))
-            spent = cur.execute(
-                "SELECT spent_pusd FROM budget_spend WHERE scope = ? AND period = ? AND win = ?",
-                key,
-            ).fetchone()
-            reserved = cur.execute(
-                "SELECT COALESCE(SUM(amount_pusd), 0) FROM holds WHERE scope = ? AND period = ? "
-                "AND win = ? AND expires_at > ? AND call_id <> ?",
-                (*key, now, exclude),
-            ).fetchone()[0]
-            entries.append(
-                BudgetStatus(
-                    budget,
-                    key[2],
-                    from_pico(int(spent[0])) if spent else Decimal(0),
-                    from_pico(int(reserved)),
-                )
+        if not budgets:
+            return []
+        windows = [(b.scope_text, b.period, b.window(now)) for b in budgets]
+        keys = sorted(set(windows))
+        params = [v for key in keys for v in key]
+        spent = {
+            tuple(r[:3]): int(r[3])
+            for r in (
+                self._read_spend(cur, keys) if lock else SQLLedger._read_spend(self, cur, keys)
             )
-        return entries
+        }
+        reserved = {
+            tuple(r[:3]): int(r[3])
+            for r in cur.execute(
+                f"SELECT scope, period, win, SUM(amount_nusd) FROM holds "  # noqa: S608 -- placeholders only
+                f"WHERE expires_at > ? AND call_id <> ? AND (scope, period, win) IN "
+                f"(VALUES {_values(len(keys), 3)}) GROUP BY scope, period, win",
+                [now, exclude, *params],
+            ).fetchall()
+        }
+        return [
+            BudgetStatus(b, key[2], from_units(spent.get(key, 0)), from_units(reserved.get(key, 0)))
+            for b, key in zip(budgets, windows, strict=True)
+        ]
 
     def status(self, now: float) -> list[BudgetStatus]:
         with self._transaction() as cur:
-            return self._entries(cur, self._budgets(cur), now, "")
+            return self._entries(cur, self._budgets(cur), now, "", lock=False)
 
     def reserve(
         self,
@@ -244,51 +270,58 @@ class SQLLedger(Ledger):
         amount = to_stored(amount)
         with self._transaction() as cur:
             budgets = matching(self._budgets(cur), tags)
-            keys = sorted((b.scope_text, b.period, b.window(now)) for b in budgets)
-            self._lock_spend(cur, keys)
-            entries = self._entries(cur, budgets, now, call_id)
+            entries = self._entries(cur, budgets, now, call_id, lock=True)
             warnings = check_limits(entries, amount)  # raises: the transaction rolls back
             cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
             holds = tuple(
                 Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
             )
-            for hold in holds:
+            if holds:
                 cur.execute(
-                    "INSERT INTO holds (call_id, scope, period, win, amount_pusd, expires_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        call_id,
-                        hold.scope,
-                        hold.period,
-                        hold.window,
-                        to_pico(amount),
-                        now + hold_seconds,
-                    ),
+                    "INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at) "  # noqa: S608 -- placeholders only
+                    f"VALUES {_values(len(holds), 6)}",
+                    [
+                        v
+                        for h in holds
+                        for v in (
+                            call_id,
+                            h.scope,
+                            h.period,
+                            h.window,
+                            to_units(amount),
+                            now + hold_seconds,
+                        )
+                    ],
                 )
         return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
 
     def settle(self, row: LedgerRow, now: float) -> bool:
         with self._transaction() as cur:
-            if cur.execute("SELECT 1 FROM calls WHERE call_id = ?", (row.call_id,)).fetchone():
+            if (
+                cur.execute(
+                    INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
+                    row_values(row),
+                ).fetchone()
+                is None
+            ):
                 return False
-            cur.execute(INSERT_ROW, row_values(row))
             keys = [
                 tuple(k)
                 for k in cur.execute(
-                    "SELECT scope, period, win FROM holds WHERE call_id = ?", (row.call_id,)
+                    "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win",
+                    (row.call_id,),
                 ).fetchall()
             ] or [
                 (b.scope_text, b.period, b.window(now))
                 for b in matching(self._budgets(cur), row.tag_map)
             ]
-            for scope, period, window in keys:
+            if keys:
                 cur.execute(
-                    "INSERT INTO budget_spend (scope, period, win, spent_pusd) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (scope, period, win) DO UPDATE "
-                    "SET spent_pusd = budget_spend.spent_pusd + excluded.spent_pusd",
-                    (scope, period, window, to_pico(row.cost)),
+                    "INSERT INTO budget_spend (scope, period, win, spent_nusd) "  # noqa: S608 -- placeholders only
+                    f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
+                    "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
+                    [v for key in sorted(keys) for v in (*key, to_units(row.cost))],
                 )
-            cur.execute("DELETE FROM holds WHERE call_id = ?", (row.call_id,))
         return True
 
     def _drop_holds(self, call_id: str) -> None:

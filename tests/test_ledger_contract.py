@@ -106,11 +106,11 @@ def test_settle_is_idempotent_and_frees_the_difference(ledger: Ledger) -> None:
 
 def test_rows_round_trip_exactly(ledger: Ledger) -> None:
     """A recorded row comes back equal, Decimals to the last digit, no content stored; money
-    finer than a picodollar is rounded up, the same on every backend."""
-    original = row("c1", "0.000000123456")
+    finer than a nanodollar is rounded up, the same on every backend."""
+    original = row("c1", "0.000000123")
     ledger.settle(original, NOW)
-    finer = row("c2", "0.0000001234561")
-    assert finer.cost == Decimal("0.000000123457")
+    finer = row("c2", "0.0000001231")
+    assert finer.cost == Decimal("0.000000124")
     ledger.settle(finer, NOW)
     assert ledger.rows() == [original, finer]
 
@@ -193,7 +193,8 @@ def test_bad_urls_and_budgets_are_input_errors() -> None:
         ledger_from_url("redis://localhost")
     for args, message in [
         (("user", "1"), "key=value"),
-        (("global", "-1"), "USD >= 0"),
+        (("global", "-1"), "from 0 to"),
+        (("global", "1e12"), "from 0 to"),
         (("global", "lots"), "amount of USD"),
     ]:
         with pytest.raises(InputError, match=message):
@@ -202,3 +203,15 @@ def test_bad_urls_and_budgets_are_input_errors() -> None:
         Budget.parse("global", "1", period="year")
     with pytest.raises(InputError, match="time zone"):
         Budget.parse("global", "1", tz="Mars/Olympus")
+
+
+def test_every_bundled_rate_is_whole_nanodollars() -> None:
+    """The ledger's unit loses nothing: each bundled per-token rate is a whole nanodollar
+    count, so any token count costs a whole number of them."""
+    from pricing import Catalog
+    from router._budget import UNIT
+
+    for model in Catalog.bundled():
+        for tier in model.tiers:
+            for rate in (tier.input_rate, tier.output_rate):
+                assert (rate / UNIT) == (rate / UNIT).to_integral_value(), (model.id, rate)
