@@ -15,6 +15,7 @@ import tempfile
 import time
 import uuid
 from decimal import Decimal
+from typing import Any
 
 from router._budget import Budget
 from router._ledger import LedgerRow, ledger_from_url
@@ -72,7 +73,7 @@ def run(url: str, workers: int, count: int) -> float:
     for process in processes:
         process.join()
     assert all(p.exitcode == 0 for p in processes)
-    elapsed = max(end for _, end in times) - min(start for start, _ in times)
+    elapsed: float = max(end for _, end in times) - min(start for start, _ in times)
     return workers * count / elapsed
 
 
