@@ -18,12 +18,15 @@ import abc
 import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
 from ._budget import Budget, BudgetExceededError, BudgetStatus, to_stored
 from ._errors import InputError, RouterError
+
+if TYPE_CHECKING:
+    from ._report import Report, ReportQuery
 
 STATUSES = ("ok", "error", "unmetered")
 DEFAULT_HOLD_SECONDS = 300.0
@@ -162,6 +165,19 @@ class Ledger(abc.ABC):
     @abc.abstractmethod
     def rows(self) -> list[LedgerRow]:
         """Every recorded call, oldest first (for tests and small exports; reports use SQL)."""
+
+    def report(self, query: ReportQuery, now: float) -> Report:
+        """Spend grouped and filtered as ``query`` says, with the budgets' current state.
+
+        This default aggregates in Python (the memory ledger); SQL ledgers aggregate in SQL."""
+        from ._report import Report, aggregate_rows
+
+        rows, total = aggregate_rows(self.rows(), query)
+        by_day = attrs.evolve(query, by=("day", "model"))
+        series = tuple(
+            (str(r.key[0]), str(r.key[1]), r.cost) for r in aggregate_rows(self.rows(), by_day)[0]
+        )
+        return Report(query, tuple(rows), total, tuple(self.status(now)), series)
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""

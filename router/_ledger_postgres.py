@@ -80,12 +80,15 @@ class PostgresLedger(SQLLedger):
         statement; return their spend."""
         values = ", ".join(["(?, ?, ?, 0)"] * len(keys))
         rows: list[Any] = cur.execute(
-            f"INSERT INTO budget_spend (scope, period, win, spent_nusd) VALUES {values} "  # noqa: S608 -- placeholders only
+            f"INSERT INTO budget_spend (scope, period, win, spent_nusd) VALUES {values} "
             "ON CONFLICT (scope, period, win) DO UPDATE SET spent_nusd = budget_spend.spent_nusd "
             "RETURNING scope, period, win, spent_nusd",
             [v for key in keys for v in key],
         ).fetchall()
         return rows
+
+    def _tag_expr(self, name: str) -> str:
+        return f"(tags::jsonb ->> '{name}')"
 
     def close(self) -> None:
         self._pool.close()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ._budget import Budget, BudgetStatus, from_units, matching, parse_scope, to_stored, to_units
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
+from ._report import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, ReportRow, report_row
 
 SCHEMA_VERSION = 1
 #: Versioned migrations: (version, statements). Apply in order; never edit a released one.
@@ -174,7 +175,7 @@ class SQLLedger(Ledger):
         """(scope, period, win, spent) of these windows. PostgreSQL overrides it to create and
         lock the rows in the same statement (SQLite's write lock is already held)."""
         rows: list[Any] = cur.execute(
-            f"SELECT scope, period, win, spent_nusd FROM budget_spend "  # noqa: S608 -- placeholders only
+            f"SELECT scope, period, win, spent_nusd FROM budget_spend "
             f"WHERE (scope, period, win) IN (VALUES {_values(len(keys), 3)})",
             [v for key in keys for v in key],
         ).fetchall()
@@ -244,7 +245,7 @@ class SQLLedger(Ledger):
         reserved = {
             tuple(r[:3]): int(r[3])
             for r in cur.execute(
-                f"SELECT scope, period, win, SUM(amount_nusd) FROM holds "  # noqa: S608 -- placeholders only
+                f"SELECT scope, period, win, SUM(amount_nusd) FROM holds "
                 f"WHERE expires_at > ? AND call_id <> ? AND (scope, period, win) IN "
                 f"(VALUES {_values(len(keys), 3)}) GROUP BY scope, period, win",
                 [now, exclude, *params],
@@ -278,7 +279,7 @@ class SQLLedger(Ledger):
             )
             if holds:
                 cur.execute(
-                    "INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at) "  # noqa: S608 -- placeholders only
+                    "INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at) "
                     f"VALUES {_values(len(holds), 6)}",
                     [
                         v
@@ -317,12 +318,65 @@ class SQLLedger(Ledger):
             ]
             if keys:
                 cur.execute(
-                    "INSERT INTO budget_spend (scope, period, win, spent_nusd) "  # noqa: S608 -- placeholders only
+                    "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
                     f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
                     "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
                     [v for key in sorted(keys) for v in (*key, to_units(row.cost))],
                 )
         return True
+
+    def _tag_expr(self, name: str) -> str:
+        """SQL for one tag's value (``name`` is validated: letters, digits, _ . -)."""
+        return f"json_extract(tags, '$.\"{name}\"')"
+
+    def _group_expr(self, group: str) -> str:
+        return GROUP_COLUMNS[group] if group in GROUP_COLUMNS else self._tag_expr(group[4:])
+
+    def report(self, query: ReportQuery, now: float) -> Report:
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if query.since_ts is not None:
+            where.append("ts >= ?")
+            params.append(query.since_ts)
+        if query.until_ts is not None:
+            where.append("ts < ?")
+            params.append(query.until_ts)
+        for key, value in query.tags:
+            column = {"user": "user_tag", "project": "project_tag"}.get(key) or self._tag_expr(key)
+            where.append(f"{column} = ?")
+            params.append(value)
+        condition = " AND ".join(where)
+        groups = [self._group_expr(g) for g in query.by]
+        with self._transaction() as cur:
+            total = report_row(
+                (),
+                cur.execute(
+                    f"SELECT {AGGREGATES} FROM calls WHERE {condition}",
+                    params,
+                ).fetchone(),
+            )
+            rows: list[ReportRow] = []
+            if groups:
+                width = len(groups)
+                ordinals = ", ".join(str(i) for i in range(1, width + 1))
+                for values in cur.execute(
+                    f"SELECT {', '.join(groups)}, {AGGREGATES} FROM calls "
+                    f"WHERE {condition} GROUP BY {ordinals}",
+                    params,
+                ).fetchall():
+                    group_key = tuple(None if v is None else str(v) for v in values[:width])
+                    rows.append(report_row(group_key, values[width:]))
+            series = tuple(
+                (str(day), str(model), from_units(int(cost)))
+                for day, model, cost in cur.execute(
+                    f"SELECT day, served_model, SUM(cost_nusd) FROM calls WHERE {condition} "
+                    "GROUP BY 1, 2 ORDER BY 1, 2",
+                    params,
+                ).fetchall()
+            )
+            statuses = self._entries(cur, self._budgets(cur), now, "", lock=False)
+        rows.sort(key=lambda r: tuple((v is None, v or "") for v in r.key))
+        return Report(query, tuple(rows), total, tuple(statuses), series)
 
     def _drop_holds(self, call_id: str) -> None:
         with self._transaction() as cur:

@@ -19,6 +19,7 @@ from ._cli_budget import add_budget_commands, add_ledger_option
 from ._cli_call import cmd_call
 from ._cli_common import _Parser, _per_million, _print_json, _tier_range, load_catalog
 from ._cli_plan import add_policy_options, cmd_estimate, cmd_route
+from ._cli_report import add_report_command
 from ._cli_request import add_request_options
 from ._errors import InputError, RouterError
 from ._table import render_table
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     call.set_defaults(handler=cmd_call)
     add_budget_commands(commands, common)
+    add_report_command(commands, common)
     return parser
 
 

@@ -1,0 +1,185 @@
+"""Reports from the ledger: exact totals for every grouping on every backend, and formats."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import sys
+from decimal import Decimal
+
+import pytest
+
+from router import InputError
+from router._budget import Budget
+from router._ledger import Ledger
+from router._ledger_sql import SQLLedger
+from router._report import ReportQuery, aggregate_rows
+from router._report_format import FORMATS, to_html
+
+from .conftest import RunCli
+from .synthetic import START, rows
+
+ROWS = list(rows(400))
+GROUPINGS = [
+    (),
+    ("day",),
+    ("week",),
+    ("month",),
+    ("model",),
+    ("provider",),
+    ("user",),
+    ("project",),
+    ("tag:team",),
+    ("user", "project"),
+    ("day", "model", "user"),
+]
+NOW = START + 90 * 86400
+
+
+@pytest.fixture
+def filled(ledger: Ledger) -> Ledger:
+    if isinstance(ledger, SQLLedger):
+        ledger.insert_rows(ROWS)
+    else:
+        for row in ROWS:
+            ledger.settle(row, row.ts)
+    return ledger
+
+
+@pytest.mark.parametrize("by", GROUPINGS, ids=[",".join(g) or "none" for g in GROUPINGS])
+def test_totals_equal_the_rows_for_every_grouping(filled: Ledger, by: tuple[str, ...]) -> None:
+    """Group sums and the total equal the ledger rows' sums exactly, whatever the grouping,
+    and every group equals the Python oracle's."""
+    report = filled.report(ReportQuery(by=by), NOW)
+    exact = sum((r.cost for r in ROWS), Decimal(0))
+    assert report.total.cost == exact
+    assert report.total.calls == len(ROWS)
+    assert report.total.input_tokens == sum(r.input_tokens for r in ROWS)
+    if by:
+        assert sum((g.cost for g in report.rows), Decimal(0)) == exact
+        assert sum(g.calls for g in report.rows) == len(ROWS)
+    expected_rows, expected_total = aggregate_rows(ROWS, ReportQuery(by=by))
+    assert list(report.rows) == expected_rows
+    assert report.total == expected_total
+
+
+def test_filters_by_time_and_tags(filled: Ledger) -> None:
+    """since (inclusive) / until (exclusive) UTC days and tag filters select the right rows."""
+    since, until = dt.date(2026, 1, 10), dt.date(2026, 1, 20)
+    query = ReportQuery(
+        by=("user",), since=since, until=until, tags={"project": "atlas", "team": "vision"}
+    )
+    report = filled.report(query, NOW)
+    low = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc).timestamp()
+    high = dt.datetime(2026, 1, 20, tzinfo=dt.timezone.utc).timestamp()
+    chosen = [
+        r
+        for r in ROWS
+        if low <= r.ts < high
+        and r.tag_map.get("project") == "atlas"
+        and r.tag_map.get("team") == "vision"
+    ]
+    assert report.total.calls == len(chosen) > 0
+    assert report.total.cost == sum((r.cost for r in chosen), Decimal(0))
+
+
+def test_estimate_accuracy_and_status_counts(filled: Ledger) -> None:
+    """Errors and unmetered calls are counted; accuracy is metered cost over expected estimate;
+    no call here cost more than its estimate's high."""
+    total = filled.report(ReportQuery(), NOW).total
+    ok = [r for r in ROWS if r.status == "ok"]
+    assert total.errors == sum(r.status == "error" for r in ROWS)
+    assert total.unmetered == sum(r.status == "unmetered" for r in ROWS)
+    ratio = sum((r.cost for r in ok), Decimal(0)) / sum(
+        (r.estimate_expected for r in ok), Decimal(0)
+    )
+    assert total.accuracy == ratio.quantize(Decimal("0.0001"))
+    assert total.over_high == 0
+
+
+def test_report_shows_budgets(ledger: Ledger) -> None:
+    """The report carries each budget's limit, spent, reserved and remaining."""
+    ledger.set_budget(Budget.parse("user=alice", "3"))
+    ledger.reserve("x", Decimal("0.5"), {"user": "alice"}, NOW)
+    (status,) = ledger.report(ReportQuery(), NOW).budgets
+    assert (status.budget.limit, status.reserved, status.remaining) == (
+        3,
+        Decimal("0.5"),
+        Decimal("2.5"),
+    )
+
+
+def test_bad_groupings_are_refused() -> None:
+    """Unknown group keys, repeated keys and odd tag names are input errors."""
+    for by in (("colour",), ("day", "day"), ("tag:bad name",)):
+        with pytest.raises(InputError):
+            ReportQuery(by=by)
+
+
+@pytest.fixture
+def memory_report() -> object:
+    from router._ledger_memory import MemoryLedger
+
+    ledger = MemoryLedger()
+    for row in ROWS:
+        ledger.settle(row, row.ts)
+    ledger.set_budget(Budget.parse("global", "100"))
+    return ledger.report(ReportQuery(by=("model",)), NOW)
+
+
+def test_formats(memory_report: object) -> None:
+    """JSON money is strings; CSV has one line per group summing to the total; the table ends
+    with TOTAL; HTML is one page with an inline SVG chart and the tables."""
+    report = memory_report
+    doc = json.loads(FORMATS["json"](report))  # type: ignore[arg-type]
+    assert isinstance(doc["total"]["cost"], str)
+    assert Decimal(doc["total"]["cost"]) == sum((r.cost for r in ROWS), Decimal(0))
+    assert {"model", "calls", "input_tokens", "output_tokens", "cost"} <= set(doc["rows"][0])
+    lines = list(csv.DictReader(io.StringIO(FORMATS["csv"](report))))  # type: ignore[arg-type]
+    assert sum(Decimal(line["cost"]) for line in lines) == Decimal(doc["total"]["cost"])
+    assert "TOTAL" in FORMATS["table"](report)  # type: ignore[arg-type]
+    page = FORMATS["html"](report)  # type: ignore[arg-type]
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == 1
+    assert "Spend over time" in page
+    assert "<table>" in page
+    assert "http" not in page.split("<svg", 1)[0]  # nothing fetched from elsewhere
+
+
+def test_html_without_matplotlib_says_how_to_get_the_chart(
+    memory_report: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without matplotlib the page keeps its tables and names the install line."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    page = to_html(memory_report)  # type: ignore[arg-type]
+    assert "<svg" not in page
+    assert "costrouter[report]" in page
+    assert "<table>" in page
+
+
+def test_cli_report(run_cli: RunCli, tmp_path: object) -> None:
+    """`costrouter report` groups, filters and writes each format; bad input exits 2."""
+    from router._ledger import ledger_from_url
+
+    url = f"sqlite:///{tmp_path}/report.db"
+    ledger = ledger_from_url(url)
+    assert isinstance(ledger, SQLLedger)
+    ledger.insert_rows(ROWS)
+    ledger.close()
+    doc = run_cli("report", "--by", "day,model", "--ledger", url, "--json").json()
+    assert Decimal(doc["total"]["cost"]) == sum((r.cost for r in ROWS), Decimal(0))
+    assert set(doc["rows"][0]) >= {"day", "model", "calls", "cost"}
+    alice = run_cli(
+        "report", "--user", "alice", "--since", "2026-01-05", "--format", "csv", "--ledger", url
+    )
+    assert alice.code == 0
+    assert alice.out.splitlines()[0].startswith("calls,")
+    out = f"{tmp_path}/report.html"
+    written = run_cli("report", "--by", "model", "--format", "html", "--out", out, "--ledger", url)
+    assert written.code == 0
+    with open(out, encoding="utf-8") as handle:
+        assert "<svg" in handle.read()
+    assert run_cli("report", "--by", "colour", "--ledger", url).code == 2
+    assert run_cli("report", "--since", "yesterday", "--ledger", url).code == 2
