@@ -43,7 +43,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     fmt = "json" if args.json else args.format
     ledger = open_ledger(args)
     try:
-        report = ledger.report(query, time.time())
+        report = ledger.report(query, time.time(), series=fmt == "html")
     finally:
         ledger.close()
     text = FORMATS[fmt](report)

@@ -166,18 +166,22 @@ class Ledger(abc.ABC):
     def rows(self) -> list[LedgerRow]:
         """Every recorded call, oldest first (for tests and small exports; reports use SQL)."""
 
-    def report(self, query: ReportQuery, now: float) -> Report:
-        """Spend grouped and filtered as ``query`` says, with the budgets' current state.
+    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
+        """Spend grouped and filtered as ``query`` says, with the budgets' current state;
+        ``series`` adds spend per day and model (for the chart).
 
         This default aggregates in Python (the memory ledger); SQL ledgers aggregate in SQL."""
         from ._report import Report, aggregate_rows
 
         rows, total = aggregate_rows(self.rows(), query)
-        by_day = attrs.evolve(query, by=("day", "model"))
-        series = tuple(
-            (str(r.key[0]), str(r.key[1]), r.cost) for r in aggregate_rows(self.rows(), by_day)[0]
-        )
-        return Report(query, tuple(rows), total, tuple(self.status(now)), series)
+        days: tuple[tuple[str, str, Decimal], ...] = ()
+        if series:
+            by_day = attrs.evolve(query, by=("day", "model"))
+            days = tuple(
+                (str(r.key[0]), str(r.key[1]), r.cost)
+                for r in aggregate_rows(self.rows(), by_day)[0]
+            )
+        return Report(query, tuple(rows), total, tuple(self.status(now)), days)
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""

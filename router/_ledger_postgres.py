@@ -9,7 +9,7 @@ behind each other inside the database. Migrations run under an advisory lock.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,6 +28,10 @@ class _QmarkCursor:
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _QmarkCursor:
         self._cursor.execute(sql.replace("?", "%s"), params)
+        return self
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> _QmarkCursor:
+        self._cursor.executemany(sql.replace("?", "%s"), params)
         return self
 
     def fetchone(self) -> Any:

@@ -12,14 +12,14 @@ from __future__ import annotations
 import abc
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
 from ._budget import Budget, BudgetStatus, from_units, matching, parse_scope, to_stored, to_units
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
-from ._report import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, ReportRow, report_row
+from ._report import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, combine, report_row
 
 SCHEMA_VERSION = 1
 #: Versioned migrations: (version, statements). Apply in order; never edit a released one.
@@ -75,6 +75,7 @@ class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
 
 
 def calendar_keys(ts: float) -> tuple[str, str, str]:
@@ -332,7 +333,7 @@ class SQLLedger(Ledger):
     def _group_expr(self, group: str) -> str:
         return GROUP_COLUMNS[group] if group in GROUP_COLUMNS else self._tag_expr(group[4:])
 
-    def report(self, query: ReportQuery, now: float) -> Report:
+    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
         where: list[str] = ["1 = 1"]
         params: list[object] = []
         if query.since_ts is not None:
@@ -347,36 +348,42 @@ class SQLLedger(Ledger):
             params.append(value)
         condition = " AND ".join(where)
         groups = [self._group_expr(g) for g in query.by]
+        width = len(groups)
         with self._transaction() as cur:
-            total = report_row(
-                (),
-                cur.execute(
-                    f"SELECT {AGGREGATES} FROM calls WHERE {condition}",
-                    params,
-                ).fetchone(),
-            )
-            rows: list[ReportRow] = []
-            if groups:
-                width = len(groups)
+            if groups:  # one scan: the total is the exact sum of the groups
                 ordinals = ", ".join(str(i) for i in range(1, width + 1))
-                for values in cur.execute(
-                    f"SELECT {', '.join(groups)}, {AGGREGATES} FROM calls "
-                    f"WHERE {condition} GROUP BY {ordinals}",
-                    params,
-                ).fetchall():
-                    group_key = tuple(None if v is None else str(v) for v in values[:width])
-                    rows.append(report_row(group_key, values[width:]))
-            series = tuple(
-                (str(day), str(model), from_units(int(cost)))
-                for day, model, cost in cur.execute(
-                    f"SELECT day, served_model, SUM(cost_nusd) FROM calls WHERE {condition} "
-                    "GROUP BY 1, 2 ORDER BY 1, 2",
-                    params,
-                ).fetchall()
-            )
+                rows = [
+                    report_row(
+                        tuple(None if v is None else str(v) for v in values[:width]), values[width:]
+                    )
+                    for values in cur.execute(
+                        f"SELECT {', '.join(groups)}, {AGGREGATES} FROM calls "
+                        f"WHERE {condition} GROUP BY {ordinals}",
+                        params,
+                    ).fetchall()
+                ]
+                total = combine(rows)
+            else:
+                rows = []
+                total = report_row(
+                    (),
+                    cur.execute(
+                        f"SELECT {AGGREGATES} FROM calls WHERE {condition}", params
+                    ).fetchone(),
+                )
+            days: tuple[tuple[str, str, Decimal], ...] = ()
+            if series:
+                days = tuple(
+                    (str(day), str(model), from_units(int(cost)))
+                    for day, model, cost in cur.execute(
+                        f"SELECT day, served_model, SUM(cost_nusd) FROM calls WHERE {condition} "
+                        "GROUP BY 1, 2 ORDER BY 1, 2",
+                        params,
+                    ).fetchall()
+                )
             statuses = self._entries(cur, self._budgets(cur), now, "", lock=False)
         rows.sort(key=lambda r: tuple((v is None, v or "") for v in r.key))
-        return Report(query, tuple(rows), total, tuple(statuses), series)
+        return Report(query, tuple(rows), total, tuple(statuses), days)
 
     def _drop_holds(self, call_id: str) -> None:
         with self._transaction() as cur:
@@ -389,5 +396,4 @@ class SQLLedger(Ledger):
     def insert_rows(self, rows: Iterator[LedgerRow] | Sequence[LedgerRow]) -> None:
         """Bulk-load recorded calls (benchmarks, imports); budgets are not touched."""
         with self._transaction() as cur:
-            for row in rows:
-                cur.execute(INSERT_ROW, row_values(row))
+            cur.executemany(INSERT_ROW, (row_values(row) for row in rows))

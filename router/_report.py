@@ -141,6 +141,23 @@ def report_row(key: tuple[str | None, ...], values: Iterable[Any]) -> ReportRow:
     )
 
 
+def combine(rows: Iterable[ReportRow]) -> ReportRow:
+    """The total of several groups (exact: sums of counts and Decimal amounts)."""
+    rows = list(rows)
+    return ReportRow(
+        (),
+        sum(r.calls for r in rows),
+        sum(r.input_tokens for r in rows),
+        sum(r.output_tokens for r in rows),
+        sum((r.cost for r in rows), Decimal(0)),
+        sum(r.errors for r in rows),
+        sum(r.unmetered for r in rows),
+        sum((r.metered_cost for r in rows), Decimal(0)),
+        sum((r.metered_expected for r in rows), Decimal(0)),
+        sum(r.over_high for r in rows),
+    )
+
+
 def aggregate_rows(
     rows: Iterable[LedgerRow], query: ReportQuery
 ) -> tuple[list[ReportRow], ReportRow]:

@@ -126,7 +126,7 @@ def memory_report() -> object:
     for row in ROWS:
         ledger.settle(row, row.ts)
     ledger.set_budget(Budget.parse("global", "100"))
-    return ledger.report(ReportQuery(by=("model",)), NOW)
+    return ledger.report(ReportQuery(by=("model",)), NOW, series=True)
 
 
 def test_formats(memory_report: object) -> None:
