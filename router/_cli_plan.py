@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -82,13 +83,23 @@ def policy_from_args(args: argparse.Namespace) -> Any:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
+    from ._budget import call_tags
+    from ._cli_budget import open_ledger
+    from ._cli_call import tags_from_args
     from ._policy import NoModelQualifiesError
     from ._route import Selector
 
     catalog = load_catalog(args)
     request = request_from_args(args)
+    tags = tags_from_args(args)
+    ledger = open_ledger(args)
+    now = time.time()
+
+    def allowance(spec: pricing.ModelSpec) -> Decimal | None:
+        return ledger.allowance(call_tags(tags, spec.id), now)
+
     try:
-        decision = Selector(catalog).route(request, policy_from_args(args))
+        decision = Selector(catalog).route(request, policy_from_args(args), allowance)
     except NoModelQualifiesError as exc:
         rejected = [{"model": r.model, "code": r.code, "reason": r.reason} for r in exc.rejected]
         if args.json:
@@ -96,6 +107,8 @@ def cmd_route(args: argparse.Namespace) -> int:
         else:
             print(render_table(["rejected", "why"], [[r["model"], r["reason"]] for r in rejected]))
         raise
+    finally:
+        ledger.close()
     chosen = decision.chosen
     if args.json:
         _print_json(

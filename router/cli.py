@@ -166,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_request_options(route)
     add_policy_options(route)
+    route.add_argument("--user", help="check the budgets of user=U")
+    route.add_argument("--project", help="check the budgets of project=P")
+    route.add_argument(
+        "--tag", action="append", default=[], metavar="K=V", help="check budgets with this tag"
+    )
+    add_ledger_option(route)
     route.set_defaults(handler=cmd_route)
 
     call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
