@@ -2,8 +2,8 @@
 
 ``calls URL BASE THREADS CALLS``: THREADS threads each make CALLS calls through a Router on the
 ledger at URL and the gateway at BASE; prints a JSON count of outcomes.
-``crash URL BASE``: settles three calls, then starts a fourth (the test's gateway holds it),
-printing ``reserved`` once the hold is in place; the test kills the process there.
+``crash URL BASE``: settles three calls, prints ``settled``, waits for a line on stdin, then
+starts a fourth (the test's gateway stalls it); the test kills the process there.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ def crash(url: str, base: str) -> None:
     for _ in range(3):
         router.call(REQUEST, model=MODEL)
     print("settled", flush=True)
+    sys.stdin.readline()  # the test queues the stall, then says go
     router.call(REQUEST, model=MODEL)  # the gateway stalls this one; the test kills us
 
 

@@ -112,13 +112,17 @@ def test_killed_process_loses_nothing_and_its_hold_expires(shared_url: str) -> N
         worker = subprocess.Popen(
             [sys.executable, "-m", "tests.ledger_workers", "crash", shared_url, gateway.base_url],
             cwd=ROOT,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         assert worker.stdout is not None
+        assert worker.stdin is not None
         assert worker.stdout.readline().strip() == "settled"
-        gateway.queue(Fault("slow", seconds=30))
+        gateway.queue(Fault("slow", seconds=30))  # before the fourth call can leave
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
         deadline = time.time() + 30
         while len(gateway.received) < 4 and time.time() < deadline:
             time.sleep(0.02)
