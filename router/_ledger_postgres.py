@@ -8,13 +8,17 @@ behind each other inside the database. Migrations run under an advisory lock.
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
-from ._ledger import LedgerError
-from ._ledger_sql import Cursor, SQLLedger
+from ._budget import BudgetStatus, from_units, to_stored, to_units
+from ._ledger import DEFAULT_HOLD_SECONDS, Hold, LedgerError, LedgerRow, Reservation, check_limits
+from ._ledger_pg_functions import MIGRATIONS as FUNCTIONS
+from ._ledger_sql import Cursor, SQLLedger, row_values
 
 INSTALL = "pip install 'costrouter[postgres]'  (psycopg 3 and psycopg-pool)"
 MIGRATION_LOCK = 0x636F7374  # "cost"
@@ -43,6 +47,7 @@ class _QmarkCursor:
 
 class PostgresLedger(SQLLedger):
     scheme = "postgresql"
+    extra_migrations = FUNCTIONS
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
         try:
@@ -55,7 +60,7 @@ class PostgresLedger(SQLLedger):
         self._pid = os.getpid()
         try:
             self._pool = ConnectionPool(
-                url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": False}
+                url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": True}
             )
             self._pool.wait(timeout=10)
         except Exception as exc:  # psycopg_pool raises its own PoolTimeout, not a psycopg.Error
@@ -90,6 +95,52 @@ class PostgresLedger(SQLLedger):
             [v for key in keys for v in key],
         ).fetchall()
         return rows
+
+    @contextmanager
+    def _call(self) -> Iterator[Any]:
+        """One statement in autocommit: a server-side function is its own transaction."""
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except self._errors as exc:
+            raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
+
+    def reserve(
+        self,
+        call_id: str,
+        amount: Decimal,
+        tags: Mapping[str, str],
+        now: float,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    ) -> Reservation:
+        """One round trip: ``costrouter_reserve`` locks, sums, checks and holds in the server."""
+        amount = to_stored(amount)
+        with self._call() as connection:
+            rows = connection.execute(
+                "SELECT * FROM costrouter_reserve(%s, %s, %s::jsonb, %s, %s)",
+                (call_id, to_units(amount), json.dumps(dict(tags)), now, now + hold_seconds),
+            ).fetchall()
+        entries = [
+            BudgetStatus(
+                self._budget(scope, period, limit, soft, tz),
+                win,
+                from_units(int(spent)),
+                from_units(int(reserved)),
+            )
+            for scope, period, win, limit, soft, tz, spent, reserved in rows
+        ]
+        warnings = check_limits(entries, amount)  # the function held nothing if this raises
+        holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
+        return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
+
+    def settle(self, row: LedgerRow, now: float) -> bool:
+        """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""
+        with self._call() as connection:
+            placeholders = ", ".join(["%s"] * 23)
+            recorded = connection.execute(
+                f"SELECT costrouter_settle({placeholders})", (*row_values(row), now)
+            ).fetchone()[0]
+        return bool(recorded)
 
     def _tag_expr(self, name: str) -> str:
         return f"(tags::jsonb ->> '{name}')"

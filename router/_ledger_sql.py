@@ -166,6 +166,8 @@ class SQLLedger(Ledger):
     """Shared logic; subclasses provide :meth:`_transaction` and may lock spend rows."""
 
     _parsed: dict[tuple[Any, ...], Budget]
+    #: Migrations only this backend needs, numbered after the shared ones.
+    extra_migrations: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @abc.abstractmethod
     def _transaction(self) -> AbstractContextManager[Cursor]:
@@ -185,7 +187,7 @@ class SQLLedger(Ledger):
     def migrate(self, cur: Cursor) -> None:
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
         found = cur.execute("SELECT MAX(version) FROM costrouter_schema").fetchone()[0] or 0
-        for version, statements in MIGRATIONS:
+        for version, statements in (*MIGRATIONS, *self.extra_migrations):
             if version > found:
                 for statement in statements:
                     cur.execute(statement)
@@ -212,18 +214,17 @@ class SQLLedger(Ledger):
         rows = cur.execute(
             "SELECT scope, period, limit_nusd, soft, tz FROM budgets ORDER BY scope, period"
         ).fetchall()
+        return [self._budget(*row) for row in rows]
+
+    def _budget(self, scope: str, period: str, limit: int, soft: int, tz: str) -> Budget:
+        """A budget row as a value; parsed once per distinct row."""
         cache = self.__dict__.setdefault("_parsed", {})
-        budgets = []
-        for row in rows:
-            key = tuple(row)
-            budget = cache.get(key)
-            if budget is None:
-                scope, period, limit, soft, tz = row
-                budget = cache[key] = Budget(
-                    parse_scope(scope), from_units(int(limit)), period, bool(soft), tz
-                )
-            budgets.append(budget)
-        return budgets
+        key = (scope, period, int(limit), int(soft), tz)
+        budget = cache.get(key)
+        if budget is None:
+            budget = Budget(parse_scope(scope), from_units(int(limit)), period, bool(soft), tz)
+            cache[key] = budget
+        return budget  # type: ignore[no-any-return]  # the cache holds only Budget values
 
     def budgets(self) -> list[Budget]:
         with self._transaction() as cur:
