@@ -53,20 +53,9 @@ def cmd_budget_list(args: argparse.Namespace) -> int:
         statuses = ledger.status(time.time())
     finally:
         ledger.close()
-    documents: list[dict[str, Any]] = [
-        {
-            "scope": s.budget.scope_text,
-            "period": s.budget.period,
-            "window": s.window,
-            "limit": usd_text(s.budget.limit),
-            "spent": usd_text(s.spent),
-            "reserved": usd_text(s.reserved),
-            "remaining": usd_text(s.remaining),
-            "soft": s.budget.soft,
-            "tz": s.budget.tz,
-        }
-        for s in statuses
-    ]
+    from ._report_format import budget_document
+
+    documents: list[dict[str, Any]] = [budget_document(s) for s in statuses]
     if args.json:
         json.dump(documents, sys.stdout, indent=2)
         sys.stdout.write("\n")

@@ -16,6 +16,15 @@ from ._cli_request import request_from_args
 from ._errors import InputError
 
 
+def add_tag_options(parser: argparse.ArgumentParser, purpose: str) -> None:
+    """--user, --project and --tag K=V (repeatable); ``purpose`` ends each help line."""
+    parser.add_argument("--user", help=f"user=U: {purpose}")
+    parser.add_argument("--project", help=f"project=P: {purpose}")
+    parser.add_argument(
+        "--tag", action="append", default=[], metavar="K=V", help=f"any tag: {purpose}"
+    )
+
+
 def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
     """--user, --project and --tag K=V as one mapping of tags."""
     tags: dict[str, str] = {}

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from ._cli_budget import add_ledger_option, open_ledger
+from ._cli_call import add_tag_options
 from ._errors import InputError
 
 
@@ -20,19 +21,11 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from ._cli_call import tags_from_args
     from ._report import ReportQuery
     from ._report_format import FORMATS
 
-    tags: dict[str, str] = {}
-    for item in args.tag:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise InputError(f"--tag takes KEY=VALUE, got {item!r}")
-        tags[key] = value
-    if args.user:
-        tags["user"] = args.user
-    if args.project:
-        tags["project"] = args.project
+    tags = tags_from_args(args)
     by = [g.strip() for g in args.by.split(",") if g.strip()] if args.by else []
     query = ReportQuery(
         by=by,
@@ -68,11 +61,7 @@ def add_report_command(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     report.add_argument("--since", metavar="DATE", help="first UTC day included (YYYY-MM-DD)")
     report.add_argument("--until", metavar="DATE", help="first UTC day excluded (YYYY-MM-DD)")
-    report.add_argument("--user", help="only calls tagged user=U")
-    report.add_argument("--project", help="only calls tagged project=P")
-    report.add_argument(
-        "--tag", action="append", default=[], metavar="K=V", help="only calls with this tag"
-    )
+    add_tag_options(report, "only calls tagged so")
     report.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
     report.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
     add_ledger_option(report)

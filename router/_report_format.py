@@ -16,6 +16,7 @@ from typing import Any
 
 from pricing import usd_display, usd_text
 
+from ._budget import BudgetStatus
 from ._report import Report, ReportRow
 from ._table import render_table
 
@@ -37,23 +38,27 @@ def _row_document(row: ReportRow, by: tuple[str, ...]) -> dict[str, Any]:
     }
 
 
+def budget_document(status: BudgetStatus) -> dict[str, Any]:
+    """The JSON shape of one budget in its current window (``budget list``, reports)."""
+    return {
+        "scope": status.budget.scope_text,
+        "period": status.budget.period,
+        "window": status.window,
+        "limit": usd_text(status.budget.limit),
+        "spent": usd_text(status.spent),
+        "reserved": usd_text(status.reserved),
+        "remaining": usd_text(status.remaining),
+        "soft": status.budget.soft,
+        "tz": status.budget.tz,
+    }
+
+
 def to_json(report: Report) -> str:
     by = report.query.by
     document = {
         "rows": [_row_document(r, by) for r in report.rows],
         "total": _row_document(report.total, ()),
-        "budgets": [
-            {
-                "scope": s.budget.scope_text,
-                "period": s.budget.period,
-                "window": s.window,
-                "limit": usd_text(s.budget.limit),
-                "spent": usd_text(s.spent),
-                "reserved": usd_text(s.reserved),
-                "remaining": usd_text(s.remaining),
-            }
-            for s in report.budgets
-        ],
+        "budgets": [budget_document(s) for s in report.budgets],
     }
     return json.dumps(document, indent=2) + "\n"
 

@@ -16,7 +16,7 @@ import pricing
 from pricing import ModelSpec, Usage, usd_display, usd_text
 
 from ._cli_budget import add_budget_commands, add_ledger_option
-from ._cli_call import cmd_call
+from ._cli_call import add_tag_options, cmd_call
 from ._cli_common import _Parser, _per_million, _print_json, _tier_range, load_catalog
 from ._cli_plan import add_policy_options, cmd_estimate, cmd_route
 from ._cli_report import add_report_command
@@ -166,22 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_request_options(route)
     add_policy_options(route)
-    route.add_argument("--user", help="check the budgets of user=U")
-    route.add_argument("--project", help="check the budgets of project=P")
-    route.add_argument(
-        "--tag", action="append", default=[], metavar="K=V", help="check budgets with this tag"
-    )
+    add_tag_options(route, "check the budgets of calls tagged so")
     add_ledger_option(route)
     route.set_defaults(handler=cmd_route)
 
     call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
     add_request_options(call)
     add_policy_options(call)
-    call.add_argument("--user", help="tag the call with user=U")
-    call.add_argument("--project", help="tag the call with project=P")
-    call.add_argument(
-        "--tag", action="append", default=[], metavar="K=V", help="any tag (repeatable)"
-    )
+    add_tag_options(call, "tag the call (budgets and reports match on tags)")
     call.add_argument(
         "--base-url", metavar="URL", help="gateway base URL (default: $MEMORIES_BASE_URL)"
     )
