@@ -121,3 +121,39 @@ def _send(
             sys.stdout.write("\n")
         return stream.result
     return router.call(request, policy, tags=tags)
+
+
+def add_call_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    from ._cli_budget import add_ledger_option
+    from ._cli_plan import add_policy_options
+    from ._cli_request import add_request_options
+
+    call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
+    add_request_options(call)
+    add_policy_options(call)
+    add_tag_options(call, "tag the call (budgets and reports match on tags)")
+    add_ledger_option(call)
+    call.add_argument(
+        "--base-url", metavar="URL", help="gateway base URL (default: $MEMORIES_BASE_URL)"
+    )
+    call.add_argument("--stream", action="store_true", help="print the answer as it arrives")
+    call.add_argument(
+        "--fit-budget",
+        action="store_true",
+        help="if a budget cannot cover the cheapest model, take the cheapest it can",
+    )
+    call.add_argument(
+        "--retries",
+        type=int,
+        default=4,
+        metavar="N",
+        help="attempts per model on 429, 5xx and connection errors (default 4)",
+    )
+    call.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="read timeout per attempt (default 60)",
+    )
+    call.set_defaults(handler=cmd_call)

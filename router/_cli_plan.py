@@ -101,7 +101,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     try:
         decision = Selector(catalog).route(request, policy_from_args(args), allowance)
     except NoModelQualifiesError as exc:
-        rejected = [{"model": r.model, "code": r.code, "reason": r.reason} for r in exc.rejected]
+        rejected = [_rejection(r) for r in exc.rejected]
         if args.json:
             _print_json({"model": None, "cost": None, "candidates": [], "rejected": rejected})
         else:
@@ -109,31 +109,41 @@ def cmd_route(args: argparse.Namespace) -> int:
         raise
     finally:
         ledger.close()
-    chosen = decision.chosen
     if args.json:
-        _print_json(
+        _print_json(route_document(decision))
+    else:
+        print(route_table(decision, catalog))
+    return 0
+
+
+def _rejection(rejection: Any) -> dict[str, str]:
+    return {"model": rejection.model, "code": rejection.code, "reason": rejection.reason}
+
+
+def route_document(decision: Any) -> dict[str, Any]:
+    """The JSON shape of ``costrouter route --json``."""
+    chosen = decision.chosen
+    return {
+        "model": chosen.model,
+        "cost": cost_document(chosen.estimate.cost),
+        "input_tokens": tokens_document(chosen.estimate.input_tokens),
+        "candidates": [
             {
-                "model": chosen.model,
-                "cost": cost_document(chosen.estimate.cost),
-                "input_tokens": tokens_document(chosen.estimate.input_tokens),
-                "candidates": [
-                    {
-                        "model": c.model,
-                        "cost": {
-                            "expected": usd_text(c.estimate.cost.expected),
-                            "high": usd_text(c.estimate.cost.high),
-                        },
-                        "input_tokens": tokens_document(c.estimate.input_tokens),
-                    }
-                    for c in decision.candidates
-                ],
-                "rejected": [
-                    {"model": r.model, "code": r.code, "reason": r.reason}
-                    for r in decision.rejected
-                ],
+                "model": c.model,
+                "cost": {
+                    "expected": usd_text(c.estimate.cost.expected),
+                    "high": usd_text(c.estimate.cost.high),
+                },
+                "input_tokens": tokens_document(c.estimate.input_tokens),
             }
-        )
-        return 0
+            for c in decision.candidates
+        ],
+        "rejected": [_rejection(r) for r in decision.rejected],
+    }
+
+
+def route_table(decision: Any, catalog: pricing.Catalog) -> str:
+    """The ranked candidates, then every rejection with its reason."""
     rows = [
         [
             rank,
@@ -145,16 +155,12 @@ def cmd_route(args: argparse.Namespace) -> int:
         ]
         for rank, c in enumerate(decision.candidates, start=1)
     ]
-    print(
-        render_table(
-            ["#", "model", "expected $", "worst $", "input tokens", "quality"],
-            rows,
-            right={0, 2, 3, 4},
-        )
+    headers = ["#", "model", "expected $", "worst $", "input tokens", "quality"]
+    rejected = render_table(["model", "why"], [[r.model, r.reason] for r in decision.rejected])
+    return (
+        f"{render_table(headers, rows, right={0, 2, 3, 4})}\n\n"
+        f"{len(decision.rejected)} rejected:\n{rejected}"
     )
-    print(f"\n{len(decision.rejected)} rejected:")
-    print(render_table(["model", "why"], [[r.model, r.reason] for r in decision.rejected]))
-    return 0
 
 
 def add_policy_options(parser: argparse.ArgumentParser) -> None:
@@ -202,3 +208,25 @@ def add_policy_options(parser: argparse.ArgumentParser) -> None:
         help="rank by expected or worst-case cost (default: expected)",
     )
     group.add_argument("--min-quality", metavar="CLASS", help="quality floor, e.g. balanced")
+
+
+def add_plan_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    """``estimate`` and ``route``."""
+    from ._cli_budget import add_ledger_option
+    from ._cli_call import add_tag_options
+    from ._cli_request import add_request_options
+
+    estimate = commands.add_parser(
+        "estimate", parents=[common], help="tokens and cost of a request before sending it"
+    )
+    estimate.add_argument("--model", required=True, help="the model to estimate for")
+    add_request_options(estimate)
+    estimate.set_defaults(handler=cmd_estimate)
+    route = commands.add_parser(
+        "route", parents=[common], help="rank the models that can do the job by cost"
+    )
+    add_request_options(route)
+    add_policy_options(route)
+    add_tag_options(route, "check the budgets of calls tagged so")
+    add_ledger_option(route)
+    route.set_defaults(handler=cmd_route)

@@ -141,54 +141,54 @@ class Router:
         decision = self.plan(request, policy, model=model)
         call_id, started, now = self._new_id(), self._clock(), self._wall_clock()
         attempts: list[Attempt] = []
-        last_error: GatewayError | None = None
-        refused: BudgetExceededError | None = None
-        base_tags = dict(tags or {})
-        for candidate in decision.candidates:
-            call = call_tags(base_tags, candidate.model)
-            if self.ledger is not None:
-                try:
-                    self._reserve(call_id, candidate, call, now)
-                except BudgetExceededError as exc:
-                    if not policy.fit_budget and last_error is None:
-                        raise
-                    refused = refused or exc
-                    continue
+        last: tuple[Candidate, Mapping[str, str], GatewayError] | None = None
+        for candidate, tagged in self._reserved(decision, policy, call_id, tags or {}, now):
+            body = request_body(request, self.catalog.get(candidate.model))
             try:
-                completion = self.client.complete(
-                    request_body(request, self.catalog.get(candidate.model)), attempts
-                )
+                completion = self.client.complete(body, attempts)
             except GatewayError as exc:
                 exc.attempts = tuple(attempts)
-                last_error = exc
+                last = (candidate, tagged, exc)
                 if self.ledger is not None:
                     self.ledger.release(call_id, now)
                 if not exc.fallback:
                     break
                 continue
-            result = self.meter(
-                call_id, candidate, completion, attempts, self._clock() - started, call
-            )
+            seconds = self._clock() - started
+            result = self.meter(call_id, candidate, completion, attempts, seconds, tagged)
             if self.ledger is not None:
                 self.ledger.settle(self.row(result), self._wall_clock())
             return result
-        if last_error is None:
-            assert refused is not None  # every candidate was refused by a budget
-            raise refused
+        assert last is not None  # _reserved raises when it yields nothing
+        failed, failed_tags, error = last
         if self.ledger is not None:
-            failed = (
-                decision.candidates[0]
-                if last_error.model is None
-                else next(
-                    (c for c in decision.candidates if c.model == last_error.model),
-                    decision.candidates[0],
-                )
-            )
-            row = self._error_row(
-                call_id, failed, call_tags(base_tags, failed.model), attempts, started
-            )
+            row = self._error_row(call_id, failed, failed_tags, attempts, started)
             self.ledger.release(call_id, self._wall_clock(), row)
-        raise last_error
+        raise error
+
+    def _reserved(
+        self, decision: Decision, policy: Policy, call_id: str, tags: Mapping[str, str], now: float
+    ) -> Iterator[tuple[Candidate, dict[str, str]]]:
+        """The candidates to try, in order, each with its worst case reserved (with a ledger).
+
+        A budget refusing the first candidate raises, unless ``policy.fit_budget``; refused
+        fallbacks are skipped. If none could be reserved, the first refusal is raised."""
+        refused: BudgetExceededError | None = None
+        tried = 0
+        for index, candidate in enumerate(decision.candidates):
+            tagged = call_tags(tags, candidate.model)
+            if self.ledger is not None:
+                try:
+                    self._reserve(call_id, candidate, tagged, now)
+                except BudgetExceededError as exc:
+                    if index == 0 and not policy.fit_budget:
+                        raise
+                    refused = refused or exc
+                    continue
+            tried += 1
+            yield candidate, tagged
+        if tried == 0 and refused is not None:
+            raise refused
 
     def _reserve(
         self, call_id: str, candidate: Candidate, tags: Mapping[str, str], now: float
@@ -311,17 +311,7 @@ class Router:
         call_id, now = self._new_id(), self._wall_clock()
         attempts: list[Attempt] = []
         last_error: GatewayError | None = None
-        refused: BudgetExceededError | None = None
-        for candidate in decision.candidates:
-            call = call_tags(dict(tags or {}), candidate.model)
-            if self.ledger is not None:
-                try:
-                    self._reserve(call_id, candidate, call, now)
-                except BudgetExceededError as exc:
-                    if not policy.fit_budget:
-                        raise
-                    refused = refused or exc
-                    continue
+        for candidate, tagged in self._reserved(decision, policy, call_id, tags or {}, now):
             body = request_body(request, self.catalog.get(candidate.model), stream=True)
             events = self.client.stream(body, attempts)
             try:
@@ -335,11 +325,9 @@ class Router:
                 last_error = exc
                 continue
             return CallStream(
-                self, call_id, candidate, first, events, attempts, self._clock(), call
+                self, call_id, candidate, first, events, attempts, self._clock(), tagged
             )
-        if last_error is None:
-            assert refused is not None
-            raise refused
+        assert last_error is not None
         raise last_error
 
 

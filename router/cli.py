@@ -15,12 +15,11 @@ from typing import Any
 import pricing
 from pricing import ModelSpec, Usage, usd_display, usd_text
 
-from ._cli_budget import add_budget_commands, add_ledger_option
-from ._cli_call import add_tag_options, cmd_call
+from ._cli_budget import add_budget_commands
+from ._cli_call import add_call_command
 from ._cli_common import _Parser, _per_million, _print_json, _tier_range, load_catalog
-from ._cli_plan import add_policy_options, cmd_estimate, cmd_route
+from ._cli_plan import add_plan_commands
 from ._cli_report import add_report_command
-from ._cli_request import add_request_options
 from ._errors import InputError, RouterError
 from ._table import render_table
 from ._version import __version__
@@ -154,51 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     price.add_argument("--reasoning-tokens", type=_non_negative, default=0, metavar="R")
     price.set_defaults(handler=cmd_price)
 
-    estimate = commands.add_parser(
-        "estimate", parents=[common], help="tokens and cost of a request before sending it"
-    )
-    estimate.add_argument("--model", required=True, help="the model to estimate for")
-    add_request_options(estimate)
-    estimate.set_defaults(handler=cmd_estimate)
-
-    route = commands.add_parser(
-        "route", parents=[common], help="rank the models that can do the job by cost"
-    )
-    add_request_options(route)
-    add_policy_options(route)
-    add_tag_options(route, "check the budgets of calls tagged so")
-    add_ledger_option(route)
-    route.set_defaults(handler=cmd_route)
-
-    call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
-    add_request_options(call)
-    add_policy_options(call)
-    add_tag_options(call, "tag the call (budgets and reports match on tags)")
-    call.add_argument(
-        "--base-url", metavar="URL", help="gateway base URL (default: $MEMORIES_BASE_URL)"
-    )
-    call.add_argument("--stream", action="store_true", help="print the answer as it arrives")
-    call.add_argument(
-        "--fit-budget",
-        action="store_true",
-        help="if a budget cannot cover the cheapest model, take the cheapest it can",
-    )
-    add_ledger_option(call)
-    call.add_argument(
-        "--retries",
-        type=int,
-        default=4,
-        metavar="N",
-        help="attempts per model on 429, 5xx and connection errors (default 4)",
-    )
-    call.add_argument(
-        "--timeout",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="read timeout per attempt (default 60)",
-    )
-    call.set_defaults(handler=cmd_call)
+    add_plan_commands(commands, common)
+    add_call_command(commands, common)
     add_budget_commands(commands, common)
     add_report_command(commands, common)
     return parser
