@@ -22,6 +22,12 @@ from ._values import CostRange, TokenRange
 _ZERO = Decimal(0)
 
 
+def _total(model: ModelSpec, input_tokens: int, output_tokens: int) -> Decimal:
+    """The total cost of a bound, through the same arithmetic that bills (pricing.amounts)."""
+    _, input_cost, output_cost = amounts(model, input_tokens, output_tokens)
+    return input_cost + output_cost
+
+
 @attrs.frozen
 class OutputPrior:
     """Expected output tokens per choice before the call: a prior, never above the maximum.
@@ -70,16 +76,25 @@ class Estimate:
         return tuple(p for p in self.parts if p.kind == "image")
 
 
+#: Tokens of a request for a kind of model: input total, output, per-part breakdown, overhead.
+_Tokens = tuple[TokenRange, TokenRange, tuple[PartEstimate, ...], int]
+
+
+def _output_range(request: Request, model: ModelSpec, prior: int) -> TokenRange:
+    per_choice = request.max_tokens or model.defaults.max_tokens
+    most = per_choice * request.n
+    return TokenRange(0, min(most, prior * request.n), most)
+
+
 @attrs.define
 class SharedWork:
     """Work shared while one request is estimated for several models: the text parts per
-    tokenizer family (with their sums) and the tokens per (image rule, image)."""
+    tokenizer family (with their sums), each image's tokens per rule, and the whole request's
+    tokens per kind of model (tokenizer, image rule, default max_tokens, output prior)."""
 
     texts: dict[str, _TextWork] = attrs.Factory(dict)
     images: dict[object, PartEstimate] = attrs.Factory(dict)
-    outputs: dict[tuple[int, int], TokenRange] = attrs.Factory(dict)
-    priced: dict[object, Estimate] = attrs.Factory(dict)
-    layout: list[tuple[int, int, ImagePart | None]] | None = None
+    tokens: dict[object, _Tokens] = attrs.Factory(dict)
 
 
 @attrs.frozen
@@ -109,64 +124,46 @@ class Estimator:
     def estimate(
         self, request: Request, model: str | ModelSpec, shared: SharedWork | None = None
     ) -> Estimate:
-        """The estimate on one model; pass the same ``shared`` to estimate several models."""
+        """The estimate on one model; pass the same ``shared`` to estimate several models.
+
+        The tokens depend only on the tokenizer, the image rule, the default ``max_tokens`` and
+        the output prior, so models alike in those share them; each model is then priced."""
         spec = model if isinstance(model, ModelSpec) else self.catalog.get(model)
         work = shared if shared is not None else SharedWork()
-        # Models alike in everything an estimate depends on (aliases, same-priced siblings)
-        # share one computation.
-        signature = (
-            spec.tokenizer,
-            spec.image_rule,
-            spec.tiers,
-            spec.defaults.max_tokens,
-            self.output_prior.per_choice(spec, request),
+        prior = self.output_prior.per_choice(spec, request)
+        key = (spec.tokenizer, spec.image_rule, spec.defaults.max_tokens, prior)
+        tokens = work.tokens.get(key)
+        if tokens is None:
+            tokens = work.tokens[key] = self._tokens(request, spec, work, prior)
+        total, output, parts, overhead = tokens
+        cost = CostRange(
+            _total(spec, total.low, output.low),
+            _total(spec, total.expected, output.expected),
+            _total(spec, total.high, output.high),
         )
-        alike = work.priced.get(signature)
-        if alike is not None:
-            return Estimate(
-                spec.id,
-                alike.input_tokens,
-                alike.output_tokens,
-                alike.cost,
-                alike.parts,
-                alike.overhead,
-            )
-        estimate = self._compute(request, spec, work)
-        work.priced[signature] = estimate
-        return estimate
+        return Estimate(spec.id, total, output, cost, parts, overhead)
 
-    def _compute(self, request: Request, spec: ModelSpec, work: SharedWork) -> Estimate:
+    def _tokens(self, request: Request, spec: ModelSpec, work: SharedWork, prior: int) -> _Tokens:
+        """Input tokens (with the per-part breakdown) and output tokens of the request."""
         text = work.texts.get(spec.tokenizer)
         if text is None:
             text = work.texts[spec.tokenizer] = self._text_work(request, spec.tokenizer)
-        low, expected, high = (
-            text.low + text.overhead,
-            text.expected + text.overhead,
-            text.high + text.overhead,
-        )
-        if work.layout is None:
-            work.layout = [
-                (m_index, p_index, part if isinstance(part, ImagePart) else None)
-                for m_index, message in enumerate(request.messages, start=1)
-                for p_index, part in enumerate(message.parts, start=1)
-            ]
+        low = text.low + text.overhead
+        expected = text.expected + text.overhead
+        high = text.high + text.overhead
         parts = []
-        for m_index, p_index, image_part in work.layout:
-            if image_part is None:
-                parts.append(text.parts[m_index, p_index])
-                continue
-            image = self._image_part(image_part, spec, work.images, m_index, p_index)
-            tokens = image.tokens
-            low, expected, high = low + tokens.low, expected + tokens.expected, high + tokens.high
-            parts.append(image)
-        output = self._output(request, spec, work.outputs)
-        cost = CostRange(
-            sum(amounts(spec, low, output.low)[1:], _ZERO),
-            sum(amounts(spec, expected, output.expected)[1:], _ZERO),
-            sum(amounts(spec, high, output.high)[1:], _ZERO),
-        )
-        total = TokenRange(low, expected, high)
-        return Estimate(spec.id, total, output, cost, tuple(parts), text.overhead)
+        for m_index, message in enumerate(request.messages, start=1):
+            for p_index, part in enumerate(message.parts, start=1):
+                if not isinstance(part, ImagePart):
+                    parts.append(text.parts[m_index, p_index])
+                    continue
+                image = self._image_part(part, spec, work.images, m_index, p_index)
+                low += image.tokens.low
+                expected += image.tokens.expected
+                high += image.tokens.high
+                parts.append(image)
+        output = _output_range(request, spec, prior)
+        return TokenRange(low, expected, high), output, tuple(parts), text.overhead
 
     def estimate_many(self, request: Request, models: Iterable[ModelSpec]) -> list[Estimate]:
         shared = SharedWork()
@@ -174,18 +171,7 @@ class Estimator:
 
     def output_tokens(self, request: Request, model: ModelSpec) -> TokenRange:
         """High: max_tokens (or the provider default) x n; expected: the prior, capped."""
-        return self._output(request, model, {})
-
-    def _output(
-        self, request: Request, model: ModelSpec, cache: dict[tuple[int, int], TokenRange]
-    ) -> TokenRange:
-        per_choice = request.max_tokens or model.defaults.max_tokens
-        prior = self.output_prior.per_choice(model, request)
-        tokens = cache.get((per_choice, prior))
-        if tokens is None:
-            high = per_choice * request.n
-            tokens = cache[per_choice, prior] = TokenRange(0, min(high, prior * request.n), high)
-        return tokens
+        return _output_range(request, model, self.output_prior.per_choice(model, request))
 
     def _text_work(self, request: Request, family: str) -> _TextWork:
         parts = {

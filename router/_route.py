@@ -50,6 +50,10 @@ class Selector:
         self._cache: cachetools.LRUCache[tuple[Request, Policy], _Ranked] = cachetools.LRUCache(
             maxsize=cache_size
         )
+        self._screens: cachetools.LRUCache[
+            tuple[Policy, frozenset[str]],
+            tuple[_Rules, list[tuple[ModelSpec, tuple[str, str] | None]]],
+        ] = cachetools.LRUCache(maxsize=256)
 
     def route(
         self, request: Request, policy: Policy | None = None, allowance: Allowance | None = None
@@ -72,34 +76,53 @@ class Selector:
         return Decision(candidates, rejected)
 
     def _rank(self, request: Request, policy: Policy) -> _Ranked:
-        rules = _Rules(self.catalog, policy, implied_requirements(request) | policy.require)
+        required = implied_requirements(request) | policy.require
+        rules, screened = self._screened(policy, required)
         candidates: list[Candidate] = []
         rejected: list[Rejection] = []
         shared = SharedWork()
-        for model in self.catalog:
-            reason = rules.static(model)
-            if reason is None:
-                try:
-                    estimate = self.estimator.estimate(request, model, shared)
-                except NoTierError as exc:
-                    reason = (
-                        "tier",
-                        f"no price tier covers {exc.input_tokens:,} input tokens "
-                        f"(the last ends at {exc.max_input_tokens:,})",
-                    )
-                else:
-                    reason = rules.fit(model, request, estimate)
-                    if reason is None:
-                        score = (
-                            estimate.cost.expected
-                            if policy.objective == "expected"
-                            else estimate.cost.high
-                        )
-                        candidates.append(Candidate(model.id, estimate, score))
-                        continue
-            rejected.append(Rejection(model.id, *reason))
+        for model, static in screened:
+            verdict = (
+                Rejection(model.id, *static)
+                if static is not None
+                else self._judge(model, request, policy, rules, shared)
+            )
+            if isinstance(verdict, Candidate):
+                candidates.append(verdict)
+            else:
+                rejected.append(verdict)
         candidates.sort(key=lambda c: (c.score, -rules.rank[c.model], c.model))
         return tuple(candidates), tuple(rejected)
+
+    def _judge(
+        self, model: ModelSpec, request: Request, policy: Policy, rules: _Rules, shared: SharedWork
+    ) -> Candidate | Rejection:
+        """Estimate the request on a model that passed the static checks; fit or reject it."""
+        try:
+            estimate = self.estimator.estimate(request, model, shared)
+        except NoTierError as exc:
+            return Rejection(
+                model.id,
+                "tier",
+                f"no price tier covers {exc.input_tokens:,} input tokens "
+                f"(the last ends at {exc.max_input_tokens:,})",
+            )
+        reason = rules.fit(model, request, estimate)
+        if reason is not None:
+            return Rejection(model.id, *reason)
+        score = estimate.cost.expected if policy.objective == "expected" else estimate.cost.high
+        return Candidate(model.id, estimate, score)
+
+    def _screened(
+        self, policy: Policy, required: frozenset[str]
+    ) -> tuple[_Rules, list[tuple[ModelSpec, tuple[str, str] | None]]]:
+        """The policy's rules and each model's size-independent verdict, cached per policy."""
+        key = (policy, required)
+        found = self._screens.get(key)
+        if found is None:
+            rules = _Rules(self.catalog, policy, required)
+            found = self._screens[key] = (rules, [(m, rules.static(m)) for m in self.catalog])
+        return found
 
 
 def _apply_allowance(
