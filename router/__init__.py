@@ -12,6 +12,7 @@ from ._errors import InputError, RouterError
 from ._version import __version__
 
 if _typing.TYPE_CHECKING:
+    from ._budget import Budget, BudgetExceededError, BudgetStatus
     from ._client import Attempt, GatewayClient, RetryPolicy
     from ._estimate import Estimate, Estimator, OutputPrior, PartEstimate
     from ._fetch import ImageFetchError, fetch_image, fetch_images
@@ -27,7 +28,17 @@ if _typing.TYPE_CHECKING:
         ServerError,
     )
     from ._images import ImageError, ImageHeader, read_header
+    from ._ledger import (
+        Ledger,
+        LedgerError,
+        LedgerRow,
+        Reservation,
+        default_ledger_url,
+        ledger_from_url,
+    )
+    from ._ledger_memory import MemoryLedger
     from ._policy import Candidate, Decision, NoModelQualifiesError, Policy, Rejection
+    from ._report import Report, ReportQuery, ReportRow
     from ._request import ImagePart, Message, Request, TextPart
     from ._response import Completion
     from ._route import Selector
@@ -40,6 +51,9 @@ _LAZY = {
     "AuthenticationError": "_gateway_errors",
     "BadRequestError": "_gateway_errors",
     "BadResponseError": "_gateway_errors",
+    "Budget": "_budget",
+    "BudgetExceededError": "_budget",
+    "BudgetStatus": "_budget",
     "CallResult": "_router",
     "CallStream": "_router",
     "Candidate": "_policy",
@@ -58,6 +72,10 @@ _LAZY = {
     "ImageHeader": "_images",
     "ImagePart": "_request",
     "InsufficientBalanceError": "_gateway_errors",
+    "Ledger": "_ledger",
+    "LedgerError": "_ledger",
+    "LedgerRow": "_ledger",
+    "MemoryLedger": "_ledger_memory",
     "Message": "_request",
     "NoModelQualifiesError": "_policy",
     "OutputPrior": "_estimate",
@@ -65,7 +83,11 @@ _LAZY = {
     "Policy": "_policy",
     "RateLimitError": "_gateway_errors",
     "Rejection": "_policy",
+    "Report": "_report",
+    "ReportQuery": "_report",
+    "ReportRow": "_report",
     "Request": "_request",
+    "Reservation": "_ledger",
     "RetryPolicy": "_client",
     "Router": "_router",
     "Selector": "_route",
@@ -74,8 +96,10 @@ _LAZY = {
     "TextPart": "_request",
     "TokenCounter": "_text",
     "TokenRange": "_values",
+    "default_ledger_url": "_ledger",
     "fetch_image": "_fetch",
     "fetch_images": "_fetch",
+    "ledger_from_url": "_ledger",
     "read_header": "_images",
 }
 
@@ -84,6 +108,9 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BadResponseError",
+    "Budget",
+    "BudgetExceededError",
+    "BudgetStatus",
     "CallResult",
     "CallStream",
     "Candidate",
@@ -103,6 +130,10 @@ __all__ = [
     "ImagePart",
     "InputError",
     "InsufficientBalanceError",
+    "Ledger",
+    "LedgerError",
+    "LedgerRow",
+    "MemoryLedger",
     "Message",
     "NoModelQualifiesError",
     "OutputPrior",
@@ -110,7 +141,11 @@ __all__ = [
     "Policy",
     "RateLimitError",
     "Rejection",
+    "Report",
+    "ReportQuery",
+    "ReportRow",
     "Request",
+    "Reservation",
     "RetryPolicy",
     "Router",
     "RouterError",
@@ -121,8 +156,10 @@ __all__ = [
     "TokenCounter",
     "TokenRange",
     "__version__",
+    "default_ledger_url",
     "fetch_image",
     "fetch_images",
+    "ledger_from_url",
     "read_header",
 ]
 

@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
@@ -31,6 +31,16 @@ from ._wire import request_body
 
 log = logging.getLogger("router")
 SoftLimitHook = Callable[[BudgetStatus, Decimal], None]
+
+
+class Transport(Protocol):
+    """What the Router needs of a gateway client (GatewayClient; router.testing.FakeClient)."""
+
+    def complete(self, body: Mapping[str, Any], attempts: list[Attempt]) -> Completion: ...
+
+    def stream(
+        self, body: Mapping[str, Any], attempts: list[Attempt]
+    ) -> Iterator[Mapping[str, Any]]: ...
 
 
 @attrs.frozen
@@ -68,7 +78,7 @@ class Router:
         self,
         *,
         catalog: Catalog | None = None,
-        client: GatewayClient | None = None,
+        client: Transport | None = None,
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         selector: Selector | None = None,
@@ -103,7 +113,7 @@ class Router:
         return cls(**kwargs)
 
     @property
-    def client(self) -> GatewayClient:
+    def client(self) -> Transport:
         if self._client is None:
             self._client = GatewayClient(self._api_key or "", self._base_url)
         return self._client

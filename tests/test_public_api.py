@@ -49,3 +49,15 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([script, "--version"], capture_output=True, text=True, check=False)
     assert out.returncode == 0
     assert out.stdout.strip() == f"costrouter {router.__version__}"
+
+
+def test_core_computation_loads_no_io_libraries() -> None:
+    """The estimator, the policy engine and the router's values import no HTTP client or
+    database driver (they compute from values passed in)."""
+    code = (
+        "import sys, router._estimate, router._route, router._policy, router._wire, "
+        "router._response, router._budget, router._report; "
+        "print(','.join(m for m in ('requests', 'sqlite3', 'psycopg') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

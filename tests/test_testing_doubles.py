@@ -1,0 +1,45 @@
+"""The shipped test doubles let users test budget logic with no network and no database."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from router import Budget, BudgetExceededError, MemoryLedger, Request, Router, ServerError
+from router.testing import FakeClient
+
+
+def test_fake_client_and_memory_ledger_meter_a_call() -> None:
+    """A call through FakeClient is priced from its usage and recorded in the memory ledger."""
+    client = FakeClient(input_tokens=1000, output_tokens=100)
+    ledger = MemoryLedger()
+    router = Router(client=client, ledger=ledger)
+    result = router.call(Request.from_prompt("hi"), model="gpt:gpt-4o", tags={"user": "ann"})
+    assert client.sent[0]["model"] == "gpt:gpt-4o"
+    assert result.cost == Decimal("0.0025") + Decimal("0.001")
+    (row,) = ledger.rows()
+    assert (row.cost, row.tag_map["user"]) == (result.cost, "ann")
+
+
+def test_fake_failures_drive_fallback_and_budgets_refuse() -> None:
+    """Scripted failures make the router fall back; a tiny budget refuses before sending."""
+    client = FakeClient(failures=[ServerError("down", status=500)])
+    router = Router(client=client, ledger=MemoryLedger())
+    result = router.call(Request.from_prompt("hi"))
+    assert len(client.sent) == 2
+    assert result.model == client.sent[1]["model"] != client.sent[0]["model"]
+    assert router.ledger is not None
+    router.ledger.set_budget(Budget.parse("global", "0.000000001"))
+    with pytest.raises(BudgetExceededError):
+        router.call(Request.from_prompt("hi"))
+    assert len(client.sent) == 2
+
+
+def test_fake_stream_and_missing_usage() -> None:
+    """FakeClient streams word by word; without usage the call bills its worst case."""
+    router = Router(client=FakeClient(text="one two three", input_tokens=None))
+    stream = router.stream(Request.from_prompt("hi"), model="qwen:qwen3-vl-flash")
+    assert "".join(stream) == "onetwothree"
+    assert stream.result is not None
+    assert stream.result.cost == stream.result.estimate.cost.high
