@@ -42,7 +42,8 @@ if _typing.TYPE_CHECKING:
     from ._request import ImagePart, Message, Request, TextPart
     from ._response import Completion
     from ._route import Selector
-    from ._router import CallResult, CallStream, Router
+    from ._router import CallResult, Router
+    from ._stream import CallStream
     from ._text import ChatOverhead, TextEstimator, TokenCounter
     from ._values import CostRange, TokenRange
 
@@ -55,7 +56,7 @@ _LAZY = {
     "BudgetExceededError": "_budget",
     "BudgetStatus": "_budget",
     "CallResult": "_router",
-    "CallStream": "_router",
+    "CallStream": "_stream",
     "Candidate": "_policy",
     "ChatOverhead": "_text",
     "Completion": "_response",

@@ -18,7 +18,8 @@ from typing import Any
 from ._budget import BudgetStatus, from_units, to_stored, to_units
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, LedgerError, LedgerRow, Reservation, check_limits
 from ._ledger_pg_functions import MIGRATIONS as FUNCTIONS
-from ._ledger_sql import Cursor, SQLLedger, row_values
+from ._ledger_schema import row_values
+from ._ledger_sql import Cursor, SQLLedger
 
 INSTALL = "pip install 'costrouter[postgres]'  (psycopg 3 and psycopg-pool)"
 MIGRATION_LOCK = 0x636F7374  # "cost"

@@ -10,8 +10,6 @@ check and the holds of :meth:`reserve` are one transaction.
 from __future__ import annotations
 
 import abc
-import datetime as dt
-import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -19,56 +17,8 @@ from typing import Any, Protocol
 
 from ._budget import Budget, BudgetStatus, from_units, matching, parse_scope, to_stored, to_units
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
+from ._ledger_schema import INSERT_ROW, MIGRATIONS, SELECT_ROWS, row_from, row_values
 from ._report import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, combine, report_row
-
-SCHEMA_VERSION = 1
-#: Versioned migrations: (version, statements). Apply in order; never edit a released one.
-MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (
-        1,
-        (
-            """CREATE TABLE budgets (
-            scope TEXT NOT NULL, period TEXT NOT NULL, limit_nusd BIGINT NOT NULL,
-            soft INTEGER NOT NULL, tz TEXT NOT NULL, PRIMARY KEY (scope, period))""",
-            """CREATE TABLE budget_spend (
-            scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-            spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win))""",
-            """CREATE TABLE holds (
-            call_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-            amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
-            PRIMARY KEY (call_id, scope, period))""",
-            "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at)",
-            """CREATE TABLE calls (
-            call_id TEXT PRIMARY KEY, ts DOUBLE PRECISION NOT NULL,
-            day TEXT NOT NULL, week TEXT NOT NULL, month TEXT NOT NULL,
-            requested_model TEXT NOT NULL, served_model TEXT NOT NULL, provider TEXT NOT NULL,
-            user_tag TEXT, project_tag TEXT, tags TEXT NOT NULL,
-            input_tokens BIGINT NOT NULL, output_tokens BIGINT NOT NULL,
-            cached_tokens BIGINT NOT NULL, reasoning_tokens BIGINT NOT NULL,
-            est_low_nusd BIGINT NOT NULL, est_expected_nusd BIGINT NOT NULL,
-            est_high_nusd BIGINT NOT NULL, cost_nusd BIGINT NOT NULL,
-            status TEXT NOT NULL, latency DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL)""",
-            "CREATE INDEX calls_by_ts ON calls (ts)",
-        ),
-    ),
-)
-ROW_COLUMNS = (
-    "call_id, ts, day, week, month, requested_model, served_model, provider, user_tag, "
-    "project_tag, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-    "est_low_nusd, est_expected_nusd, est_high_nusd, cost_nusd, status, latency, attempts"
-)
-INSERT_ROW = (
-    "INSERT INTO calls (call_id, ts, day, week, month, requested_model, served_model, provider, "
-    "user_tag, project_tag, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-    "est_low_nusd, est_expected_nusd, est_high_nusd, cost_nusd, status, latency, attempts) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-SELECT_ROWS = (
-    "SELECT call_id, ts, day, week, month, requested_model, served_model, provider, user_tag, "
-    "project_tag, tags, input_tokens, output_tokens, cached_tokens, reasoning_tokens, "
-    "est_low_nusd, est_expected_nusd, est_high_nusd, cost_nusd, status, latency, attempts "
-    "FROM calls ORDER BY ts, call_id"
-)
 
 
 class Cursor(Protocol):
@@ -76,84 +26,6 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
     def fetchall(self) -> list[Any]: ...
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
-
-
-def calendar_keys(ts: float) -> tuple[str, str, str]:
-    """UTC day, ISO-week start and month start of a Unix time, as ISO dates."""
-    day = dt.datetime.fromtimestamp(ts, dt.timezone.utc).date()
-    week = day - dt.timedelta(days=day.weekday())
-    return day.isoformat(), week.isoformat(), day.replace(day=1).isoformat()
-
-
-def row_values(row: LedgerRow) -> tuple[Any, ...]:
-    tags = row.tag_map
-    return (
-        row.call_id,
-        row.ts,
-        *calendar_keys(row.ts),
-        row.requested_model,
-        row.served_model,
-        row.served_model.partition(":")[0],
-        tags.get("user"),
-        tags.get("project"),
-        json.dumps(dict(row.tags), sort_keys=True),
-        row.input_tokens,
-        row.output_tokens,
-        row.cached_tokens,
-        row.reasoning_tokens,
-        to_units(row.estimate_low),
-        to_units(row.estimate_expected),
-        to_units(row.estimate_high),
-        to_units(row.cost),
-        row.status,
-        row.latency,
-        row.attempts,
-    )
-
-
-def row_from(values: Sequence[Any]) -> LedgerRow:
-    (
-        call_id,
-        ts,
-        _d,
-        _w,
-        _m,
-        requested,
-        served,
-        _p,
-        _u,
-        _pr,
-        tags,
-        tokens_in,
-        tokens_out,
-        cached,
-        reasoning,
-        low,
-        expected,
-        high,
-        cost,
-        status,
-        latency,
-        attempts,
-    ) = values
-    return LedgerRow(
-        call_id,
-        float(ts),
-        requested,
-        served,
-        tuple(sorted(json.loads(tags).items())),
-        int(tokens_in),
-        int(tokens_out),
-        int(cached),
-        int(reasoning),
-        from_units(int(low)),
-        from_units(int(expected)),
-        from_units(int(high)),
-        from_units(int(cost)),
-        status,
-        float(latency),
-        int(attempts),
-    )
 
 
 def _values(rows: int, width: int) -> str:

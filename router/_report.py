@@ -162,7 +162,7 @@ def aggregate_rows(
     rows: Iterable[LedgerRow], query: ReportQuery
 ) -> tuple[list[ReportRow], ReportRow]:
     """The report computed in Python over rows (the memory ledger; the tests' oracle)."""
-    from ._ledger_sql import calendar_keys
+    from ._ledger_schema import calendar_keys
 
     groups: dict[tuple[str | None, ...], list[int]] = {}
     total = [0] * 9
