@@ -90,18 +90,18 @@ def main() -> None:
             print(f"| SQLite (WAL, file) | {workers} | {run(url, workers, args.pairs):,.0f} |")
     import psycopg
 
-    for workers in (1, 8):
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(args.postgres, autocommit=True) as connection:
-            connection.execute(f"CREATE SCHEMA {schema}")
-        try:
-            url = f"{args.postgres}?options=-csearch_path%3D{schema}"
-            print(
-                f"| PostgreSQL 15 (local) | {workers} | {run(url, workers, args.pairs // 2):,.0f} |"
-            )
-        finally:
+    for label, options in (("", ""), (", synchronous_commit=off", "%20-csynchronous_commit%3Doff")):
+        for workers in (1, 8):
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
             with psycopg.connect(args.postgres, autocommit=True) as connection:
-                connection.execute(f"DROP SCHEMA {schema} CASCADE")
+                connection.execute(f"CREATE SCHEMA {schema}")
+            try:
+                url = f"{args.postgres}?options=-csearch_path%3D{schema}{options}"
+                rate = run(url, workers, args.pairs // 2)
+                print(f"| PostgreSQL 15 (local{label}) | {workers} | {rate:,.0f} |")
+            finally:
+                with psycopg.connect(args.postgres, autocommit=True) as connection:
+                    connection.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 if __name__ == "__main__":
