@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 from decimal import Decimal
 
 from .conftest import ROOT, RunCli
@@ -100,24 +102,13 @@ def test_unknown_model_exit_2_with_suggestion(run_cli: RunCli) -> None:
 
 
 def test_python_dash_m_router_and_console_script() -> None:
-    """`python -m router` runs the same CLI as the installed `costrouter` script."""
-    module = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "router",
-            "price",
-            "o3",
-            "--input-tokens",
-            "1000000",
-            "--output-tokens",
-            "0",
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=False,
-    )
-    assert module.returncode == 0, module.stderr
-    assert '"total_cost": "2"' in module.stdout
+    """`python -m router` and the installed `costrouter` script print the same document."""
+    args = ["price", "o3", "--input-tokens", "1000000", "--output-tokens", "0", "--json"]
+    script = shutil.which("costrouter") or str(Path(sys.executable).with_name("costrouter"))
+    outputs = []
+    for command in ([sys.executable, "-m", "router", *args], [script, *args]):
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
+        assert done.returncode == 0, done.stderr
+        outputs.append(done.stdout)
+    assert outputs[0] == outputs[1]
+    assert '"total_cost": "2"' in outputs[0]
