@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 
 from .conftest import ROOT, RunCli
 from .seed_table import SEED_ROWS
