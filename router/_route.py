@@ -19,6 +19,7 @@ from ._errors import InputError
 from ._estimate import Estimate, Estimator, SharedWork
 from ._policy import Allowance, Candidate, Decision, NoModelQualifiesError, Policy, Rejection
 from ._request import Request
+from ._wire import ROLES
 
 _Ranked = tuple[tuple[Candidate, ...], tuple[Rejection, ...]]
 
@@ -51,7 +52,7 @@ class Selector:
             maxsize=cache_size
         )
         self._screens: cachetools.LRUCache[
-            tuple[Policy, frozenset[str]],
+            tuple[Policy, frozenset[str], frozenset[str]],
             tuple[_Rules, list[tuple[ModelSpec, tuple[str, str] | None]]],
         ] = cachetools.LRUCache(maxsize=256)
 
@@ -77,7 +78,8 @@ class Selector:
 
     def _rank(self, request: Request, policy: Policy) -> _Ranked:
         required = implied_requirements(request) | policy.require
-        rules, screened = self._screened(policy, required)
+        roles = frozenset(m.role for m in request.messages)
+        rules, screened = self._screened(policy, required, roles)
         candidates: list[Candidate] = []
         rejected: list[Rejection] = []
         shared = SharedWork()
@@ -114,13 +116,13 @@ class Selector:
         return Candidate(model.id, estimate, score)
 
     def _screened(
-        self, policy: Policy, required: frozenset[str]
+        self, policy: Policy, required: frozenset[str], roles: frozenset[str]
     ) -> tuple[_Rules, list[tuple[ModelSpec, tuple[str, str] | None]]]:
         """The policy's rules and each model's size-independent verdict, cached per policy."""
-        key = (policy, required)
+        key = (policy, required, roles)
         found = self._screens.get(key)
         if found is None:
-            rules = _Rules(self.catalog, policy, required)
+            rules = _Rules(self.catalog, policy, required, roles)
             found = self._screens[key] = (rules, [(m, rules.static(m)) for m in self.catalog])
         return found
 
@@ -152,7 +154,10 @@ def _apply_allowance(
 class _Rules:
     """The policy resolved against a catalog: names checked, the quality floor ranked."""
 
-    def __init__(self, catalog: Catalog, policy: Policy, required: frozenset[str]) -> None:
+    def __init__(
+        self, catalog: Catalog, policy: Policy, required: frozenset[str], roles: frozenset[str]
+    ) -> None:
+        self.roles = roles
         unknown = policy.providers - set(PROVIDERS)
         if unknown:
             raise InputError(f"unknown provider {sorted(unknown)}; known: {', '.join(PROVIDERS)}")
@@ -193,6 +198,12 @@ class _Rules:
         return "snapshot", f"dated snapshot of {model.snapshot_of} (pin it or allow snapshots)"
 
     def _capable(self, model: ModelSpec) -> tuple[str, str] | None:
+        unsupported = self.roles - ROLES[model.provider]
+        if unsupported:
+            return (
+                "roles",
+                f"the {model.provider} API takes no {', '.join(sorted(unsupported))} messages",
+            )
         missing = self.required - model.capabilities
         if missing:
             return "capability", f"lacks {', '.join(sorted(missing))}"

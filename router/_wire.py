@@ -19,6 +19,13 @@ from ._request import ImagePart, Message, Request, TextPart
 
 Json = dict[str, Any]
 
+#: The message roles each provider's gateway page accepts (Qwen's lists system and user only).
+ROLES: Mapping[str, frozenset[str]] = {
+    "qwen": frozenset({"system", "user"}),
+    "gpt": frozenset({"system", "user", "assistant"}),
+    "gemini": frozenset({"system", "user", "assistant"}),
+}
+
 
 def _image_source(part: ImagePart) -> tuple[str, str]:
     """(URL or base64 data URL, MIME type) for an image part."""

@@ -172,3 +172,21 @@ def test_repeated_request_hits_the_cache_but_budgets_stay_live(selector: Selecto
     )
     assert tight.model == first.candidates[1].model
     assert [r.code for r in tight.rejected if r.model == first.model] == ["budget"]
+
+
+def test_assistant_turns_rule_out_qwen(selector: Selector) -> None:
+    """Qwen's gateway takes system and user messages only: a multi-turn request goes elsewhere."""
+    request = Request.from_openai(
+        [
+            {"role": "user", "content": "Hello"},
+            {"role": "assistant", "content": "Hi, how can I help?"},
+            {"role": "user", "content": "Describe a cat."},
+        ]
+    )
+    decision = selector.route(request)
+    reasons = {r.model: r for r in decision.rejected}
+    assert reasons["qwen:qwen3-vl-flash"].code == "roles"
+    assert "assistant" in reasons["qwen:qwen3-vl-flash"].reason
+    assert all(not c.model.startswith("qwen:") for c in decision.candidates)
+    single = selector.route(Request.from_prompt("Describe a cat.", system="Be brief."))
+    assert any(c.model.startswith("qwen:") for c in single.candidates)
