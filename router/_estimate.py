@@ -1,8 +1,8 @@
 """Know the cost before sending: tokens and cost of a request on a model, low / expected / high.
 
 Pure computation on values passed in: the request (images already measured), the catalog, a
-text estimator and an output prior. Every bound is priced through :func:`pricing.price_tokens`,
-the function that bills, with the tier taken at that bound's input tokens.
+text estimator and an output prior. Every bound is priced through :func:`pricing.amounts`, the
+arithmetic :func:`pricing.price` bills with, the tier taken at that bound's input tokens.
 """
 
 from __future__ import annotations

@@ -85,18 +85,6 @@ class PostgresLedger(SQLLedger):
         except self._errors as exc:
             raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
 
-    def _read_spend(self, cur: Cursor, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
-        """Create the spend rows that are missing and lock all of them, in key order, in one
-        statement; return their spend."""
-        values = ", ".join(["(?, ?, ?, 0)"] * len(keys))
-        rows: list[Any] = cur.execute(
-            f"INSERT INTO budget_spend (scope, period, win, spent_nusd) VALUES {values} "
-            "ON CONFLICT (scope, period, win) DO UPDATE SET spent_nusd = budget_spend.spent_nusd "
-            "RETURNING scope, period, win, spent_nusd",
-            [v for key in keys for v in key],
-        ).fetchall()
-        return rows
-
     @contextmanager
     def _call(self) -> Iterator[Any]:
         """One statement in autocommit: a server-side function is its own transaction."""

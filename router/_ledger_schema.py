@@ -13,9 +13,6 @@ from typing import Any
 from ._budget import from_units, to_units
 from ._ledger import LedgerRow
 
-SCHEMA_VERSION = 1
-
-
 #: Versioned migrations: (version, statements). Apply in order; never edit a released one.
 MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
     (

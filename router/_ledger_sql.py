@@ -2,9 +2,10 @@
 
 Money is stored as whole nanodollars (BIGINT), so sums in SQL are exact on both engines.
 Statements are written with ``?`` placeholders; a backend translates them for its driver and
-supplies the transaction: SQLite's ``BEGIN IMMEDIATE`` takes the write lock before the first
-read, PostgreSQL locks each budget's spend row with ``SELECT ... FOR UPDATE``; either way the
-check and the holds of :meth:`reserve` are one transaction.
+supplies the transaction. SQLite's ``BEGIN IMMEDIATE`` takes the write lock before the first
+read, so the check and the holds of :meth:`reserve` are one transaction; PostgreSQL replaces
+``reserve`` and ``settle`` with server-side functions that lock the spend rows first
+(``_ledger_pg_functions``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def _values(rows: int, width: int) -> str:
 
 
 class SQLLedger(Ledger):
-    """Shared logic; subclasses provide :meth:`_transaction` and may lock spend rows."""
+    """Shared logic; subclasses provide :meth:`_transaction`."""
 
     _parsed: dict[tuple[Any, ...], Budget]
     #: Migrations only this backend needs, numbered after the shared ones.
@@ -45,16 +46,6 @@ class SQLLedger(Ledger):
     def _transaction(self) -> AbstractContextManager[Cursor]:
         """A cursor inside one transaction: committed on success, rolled back on error, and
         with driver errors re-raised as LedgerError."""
-
-    def _read_spend(self, cur: Cursor, keys: Sequence[tuple[str, str, str]]) -> list[Any]:
-        """(scope, period, win, spent) of these windows. PostgreSQL overrides it to create and
-        lock the rows in the same statement (SQLite's write lock is already held)."""
-        rows: list[Any] = cur.execute(
-            f"SELECT scope, period, win, spent_nusd FROM budget_spend "
-            f"WHERE (scope, period, win) IN (VALUES {_values(len(keys), 3)})",
-            [v for key in keys for v in key],
-        ).fetchall()
-        return rows
 
     def migrate(self, cur: Cursor) -> None:
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
@@ -103,7 +94,7 @@ class SQLLedger(Ledger):
             return self._budgets(cur)
 
     def _entries(
-        self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str, lock: bool
+        self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str
     ) -> list[BudgetStatus]:
         if not budgets:
             return []
@@ -112,9 +103,11 @@ class SQLLedger(Ledger):
         params = [v for key in keys for v in key]
         spent = {
             tuple(r[:3]): int(r[3])
-            for r in (
-                self._read_spend(cur, keys) if lock else SQLLedger._read_spend(self, cur, keys)
-            )
+            for r in cur.execute(
+                "SELECT scope, period, win, spent_nusd FROM budget_spend "
+                f"WHERE (scope, period, win) IN (VALUES {_values(len(keys), 3)})",
+                params,
+            ).fetchall()
         }
         reserved = {
             tuple(r[:3]): int(r[3])
@@ -132,7 +125,7 @@ class SQLLedger(Ledger):
 
     def status(self, now: float) -> list[BudgetStatus]:
         with self._transaction() as cur:
-            return self._entries(cur, self._budgets(cur), now, "", lock=False)
+            return self._entries(cur, self._budgets(cur), now, "")
 
     def reserve(
         self,
@@ -145,7 +138,7 @@ class SQLLedger(Ledger):
         amount = to_stored(amount)
         with self._transaction() as cur:
             budgets = matching(self._budgets(cur), tags)
-            entries = self._entries(cur, budgets, now, call_id, lock=True)
+            entries = self._entries(cur, budgets, now, call_id)
             warnings = check_limits(entries, amount)  # raises: the transaction rolls back
             cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
             holds = tuple(
@@ -254,7 +247,7 @@ class SQLLedger(Ledger):
                         params,
                     ).fetchall()
                 )
-            statuses = self._entries(cur, self._budgets(cur), now, "", lock=False)
+            statuses = self._entries(cur, self._budgets(cur), now, "")
         rows.sort(key=lambda r: tuple((v is None, v or "") for v in r.key))
         return Report(query, tuple(rows), total, tuple(statuses), days)
 

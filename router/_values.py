@@ -25,14 +25,6 @@ class TokenRange:
     def exact(cls, count: int) -> TokenRange:
         return cls(count, count, count)
 
-    def __add__(self, other: TokenRange) -> TokenRange:
-        return TokenRange(
-            self.low + other.low, self.expected + other.expected, self.high + other.high
-        )
-
-    def scale(self, factor: int) -> TokenRange:
-        return TokenRange(self.low * factor, self.expected * factor, self.high * factor)
-
 
 ZERO_TOKENS = TokenRange(0, 0, 0)
 
