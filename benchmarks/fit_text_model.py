@@ -45,7 +45,9 @@ def load_rows(path: Path) -> list[dict[str, Any]]:
 
 def feature_matrix(rows: list[dict[str, Any]]) -> Matrix:
     compiled = compile_features(CANDIDATES)
-    counts = [[1, *count_features(row["text"], compiled)] for row in rows]
+    counts = [
+        [1, *count_features(row["text"].encode("utf-8", "surrogatepass"), compiled)] for row in rows
+    ]
     return np.array(counts, dtype=float)
 
 

@@ -173,13 +173,13 @@ class Ledger(abc.ABC):
         This default aggregates in Python (the memory ledger); SQL ledgers aggregate in SQL."""
         from ._report import Report, aggregate_rows
 
-        rows, total = aggregate_rows(self.rows(), query)
+        recorded = self.rows()  # read once, aggregated once or twice
+        rows, total = aggregate_rows(recorded, query)
         days: tuple[tuple[str, str, Decimal], ...] = ()
         if series:
             by_day = attrs.evolve(query, by=("day", "model"))
             days = tuple(
-                (str(r.key[0]), str(r.key[1]), r.cost)
-                for r in aggregate_rows(self.rows(), by_day)[0]
+                (str(r.key[0]), str(r.key[1]), r.cost) for r in aggregate_rows(recorded, by_day)[0]
             )
         return Report(query, tuple(rows), total, tuple(self.status(now)), days)
 

@@ -128,8 +128,9 @@ class TextEstimator:
             features, weights = model.ascii_features, model.ascii_weights
         else:
             features, weights = model.features, model.weights
-        value = model.intercept + sum(map(mul, weights, count_features(text, features)))
-        ceiling = len(text.encode("utf-8", "surrogatepass"))
+        raw = text.encode("utf-8", "surrogatepass")  # once: for the features and the ceiling
+        value = model.intercept + sum(map(mul, weights, count_features(raw, features)))
+        ceiling = len(raw)
         expected = min(ceiling, max(1, round(value)))
         low = max(1, math.floor(expected * (1 - model.below)) - model.slack)
         high = min(ceiling, math.ceil(expected * (1 + model.above)) + model.slack)

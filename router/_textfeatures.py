@@ -83,9 +83,8 @@ def compile_features(names: tuple[str, ...]) -> tuple[tuple[bool, bytes], ...]:
     return tuple(compiled)
 
 
-def count_features(text: str, features: tuple[tuple[bool, bytes], ...]) -> list[int]:
-    """The count of every compiled feature in ``text``."""
-    raw = text.encode("utf-8", "surrogatepass")
+def count_features(raw: bytes, features: tuple[tuple[bool, bytes], ...]) -> list[int]:
+    """The count of every compiled feature in a text's UTF-8 bytes ``raw``."""
     classes = raw.translate(CLASS_TABLE, CONTINUATION)
     return [
         (len(raw) if not pattern else raw.count(pattern)) if on_raw else classes.count(pattern)
