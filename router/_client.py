@@ -124,13 +124,17 @@ class GatewayClient:
                 self._sleep(pause)
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
-    def _once(self, body: Mapping[str, Any], model: str, attempts: list[Attempt]) -> Completion:
+    def _post(
+        self, body: Mapping[str, Any], model: str, attempts: list[Attempt], *, stream: bool
+    ) -> tuple[requests.Response, float]:
+        """POST ``body``; return a 200 response and the seconds it took, else record the
+        attempt and raise the error for what happened (no answer, or the HTTP status)."""
         import requests
 
         start = self._clock()
         try:
             response = self.session.post(
-                self.url, json=body, headers=self._headers(), timeout=self.timeout
+                self.url, json=body, headers=self._headers(), timeout=self.timeout, stream=stream
             )
         except requests.RequestException as exc:
             attempts.append(Attempt(model, None, exc.__class__.__name__, self._clock() - start))
@@ -139,53 +143,36 @@ class GatewayClient:
             ) from None
         seconds = self._clock() - start
         status = response.status_code
-        retry_after = _retry_after(response.headers.get("Retry-After"))
         if status != 200:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
             message, code = _error_message(response)
+            response.close()
             attempts.append(Attempt(model, status, message, seconds, retry_after))
             error = error_for_status(status)
             raise error(message, status=status, code=code, model=model, retry_after=retry_after)
+        return response, seconds
+
+    def _once(self, body: Mapping[str, Any], model: str, attempts: list[Attempt]) -> Completion:
+        response, seconds = self._post(body, model, attempts, stream=False)
         try:
             completion = parse_completion(response.json(), model)
         except ValueError:
-            attempts.append(Attempt(model, status, "not JSON", seconds))
-            raise BadResponseError("the answer is not JSON", status=status, model=model) from None
+            attempts.append(Attempt(model, 200, "not JSON", seconds))
+            raise BadResponseError("the answer is not JSON", status=200, model=model) from None
         except GatewayError as exc:
-            attempts.append(Attempt(model, status, exc.message, seconds))
+            attempts.append(Attempt(model, 200, exc.message, seconds))
             raise
-        attempts.append(Attempt(model, status, None, seconds))
+        attempts.append(Attempt(model, 200, None, seconds))
         return completion
 
     def stream(
         self, body: Mapping[str, Any], attempts: list[Attempt]
     ) -> Iterator[Mapping[str, Any]]:
         """Send ``body`` with ``stream: true``; yield each server-sent event's JSON object."""
-        import requests
-
         model = str(body.get("model"))
-        start = self._clock()
-        try:
-            response = self.session.post(
-                self.url,
-                json=dict(body, stream=True),
-                headers=self._headers(),
-                timeout=self.timeout,
-                stream=True,
-            )
-        except requests.RequestException as exc:
-            attempts.append(Attempt(model, None, exc.__class__.__name__, self._clock() - start))
-            raise GatewayConnectionError(
-                f"no answer ({exc.__class__.__name__})", model=model
-            ) from None
+        response, seconds = self._post(dict(body, stream=True), model, attempts, stream=True)
+        attempts.append(Attempt(model, 200, None, seconds))
         with response:
-            if response.status_code != 200:
-                message, code = _error_message(response)
-                attempts.append(
-                    Attempt(model, response.status_code, message, self._clock() - start)
-                )
-                error = error_for_status(response.status_code)
-                raise error(message, status=response.status_code, code=code, model=model)
-            attempts.append(Attempt(model, 200, None, self._clock() - start))
             for line in response.iter_lines(decode_unicode=True):
                 if not line or not line.startswith("data:"):
                     continue

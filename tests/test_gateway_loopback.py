@@ -234,3 +234,16 @@ def test_cli_call_without_key_exits_2(run_cli: RunCli) -> None:
     result = run_cli("call", "--prompt", "hi")
     assert result.code == 2
     assert "MEMORIES_API_KEY" in result.err
+
+
+def test_stream_falls_back_before_the_first_byte(gateway: FakeGateway) -> None:
+    """A stream whose first model answers 500 records the attempt and streams from the next."""
+    router = make_router(gateway)
+    request = Request.from_prompt("hi")
+    first = router.plan(request).model
+    gateway.dead.add(first)
+    stream = router.stream(request)
+    assert "".join(stream) == "Hello from the stream"
+    assert stream.result is not None
+    assert stream.result.model != first
+    assert [(a.model, a.status) for a in stream.result.attempts][0] == (first, 500)
