@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pricing import usd_display, usd_text
 
@@ -14,6 +14,11 @@ from ._cli_common import _print_json, estimate_document, load_catalog
 from ._cli_plan import policy_from_args
 from ._cli_request import request_from_args
 from ._errors import InputError
+
+if TYPE_CHECKING:
+    from ._policy import Policy
+    from ._request import Request
+    from ._router import CallResult, Router
 
 
 def add_tag_options(parser: argparse.ArgumentParser, purpose: str) -> None:
@@ -40,7 +45,7 @@ def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
     return tags
 
 
-def call_document(result: Any, tags: dict[str, str]) -> dict[str, Any]:
+def call_document(result: CallResult, tags: dict[str, str]) -> dict[str, Any]:
     """The JSON shape of ``costrouter call --json``."""
     usage = result.usage
     return {
@@ -108,8 +113,8 @@ def cmd_call(args: argparse.Namespace) -> int:
 
 
 def _send(
-    router: Any, request: Any, policy: Any, tags: dict[str, str], args: argparse.Namespace
-) -> Any:
+    router: Router, request: Request, policy: Policy, tags: dict[str, str], args: argparse.Namespace
+) -> CallResult:
     if args.stream:
         stream = router.stream(request, policy, tags=tags)
         for text in stream:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pricing
 from pricing import usd_display, usd_text
@@ -20,6 +20,9 @@ from ._cli_common import (
 from ._cli_request import request_from_args
 from ._errors import InputError
 from ._table import render_table
+
+if TYPE_CHECKING:
+    from ._policy import Decision, Policy, Rejection
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
@@ -58,7 +61,7 @@ def _comma_list(text: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
-def policy_from_args(args: argparse.Namespace) -> Any:
+def policy_from_args(args: argparse.Namespace) -> Policy:
     """The routing policy the options describe."""
     from ._policy import Policy
 
@@ -116,11 +119,11 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
-def _rejection(rejection: Any) -> dict[str, str]:
+def _rejection(rejection: Rejection) -> dict[str, str]:
     return {"model": rejection.model, "code": rejection.code, "reason": rejection.reason}
 
 
-def route_document(decision: Any) -> dict[str, Any]:
+def route_document(decision: Decision) -> dict[str, Any]:
     """The JSON shape of ``costrouter route --json``."""
     chosen = decision.chosen
     return {
@@ -142,7 +145,7 @@ def route_document(decision: Any) -> dict[str, Any]:
     }
 
 
-def route_table(decision: Any, catalog: pricing.Catalog) -> str:
+def route_table(decision: Decision, catalog: pricing.Catalog) -> str:
     """The ranked candidates, then every rejection with its reason."""
     rows = [
         [

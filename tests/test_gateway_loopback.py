@@ -246,4 +246,5 @@ def test_stream_falls_back_before_the_first_byte(gateway: FakeGateway) -> None:
     assert "".join(stream) == "Hello from the stream"
     assert stream.result is not None
     assert stream.result.model != first
-    assert [(a.model, a.status) for a in stream.result.attempts][0] == (first, 500)
+    failed = stream.result.attempts[0]
+    assert (failed.model, failed.status) == (first, 500)
