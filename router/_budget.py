@@ -139,6 +139,12 @@ class BudgetStatus:
         return self.budget.limit - self.spent - self.reserved
 
 
+def remaining_for(statuses: Iterable[BudgetStatus], tags: Mapping[str, str]) -> Decimal | None:
+    """What the hard budgets among ``statuses`` that match ``tags`` still allow (None: none)."""
+    left = [s.remaining for s in statuses if not s.budget.soft and s.budget.applies_to(tags)]
+    return min(left) if left else None
+
+
 def call_tags(tags: Mapping[str, str], model: str) -> dict[str, str]:
     """The tags budgets match a call by: the caller's, plus ``model`` and ``provider``."""
     return {**tags, "model": model, "provider": model.partition(":")[0]}

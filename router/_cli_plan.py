@@ -86,7 +86,7 @@ def policy_from_args(args: argparse.Namespace) -> Policy:
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    from ._budget import call_tags
+    from ._budget import call_tags, remaining_for
     from ._cli_budget import open_ledger
     from ._cli_call import tags_from_args
     from ._policy import NoModelQualifiesError
@@ -96,10 +96,13 @@ def cmd_route(args: argparse.Namespace) -> int:
     request = request_from_args(args)
     tags = tags_from_args(args)
     ledger = open_ledger(args)
-    now = time.time()
+    try:
+        statuses = ledger.status(time.time())  # read once; each model's allowance derives from it
+    finally:
+        ledger.close()
 
     def allowance(spec: pricing.ModelSpec) -> Decimal | None:
-        return ledger.allowance(call_tags(tags, spec.id), now)
+        return remaining_for(statuses, call_tags(tags, spec.id))
 
     try:
         decision = Selector(catalog).route(request, policy_from_args(args), allowance)
@@ -110,8 +113,6 @@ def cmd_route(args: argparse.Namespace) -> int:
         else:
             print(render_table(["rejected", "why"], [[r["model"], r["reason"]] for r in rejected]))
         raise
-    finally:
-        ledger.close()
     if args.json:
         _print_json(route_document(decision))
     else:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 
-from ._budget import Budget, BudgetExceededError, BudgetStatus, to_stored
+from ._budget import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
 from ._errors import InputError, RouterError
 
 if TYPE_CHECKING:
@@ -185,10 +185,7 @@ class Ledger(abc.ABC):
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""
-        left = [
-            s.remaining for s in self.status(now) if not s.budget.soft and s.budget.applies_to(tags)
-        ]
-        return min(left) if left else None
+        return remaining_for(self.status(now), tags)
 
     def close(self) -> None:  # noqa: B027 -- optional: only backends with connections override it
         """Release connections; the ledger is unusable afterwards."""

@@ -168,3 +168,16 @@ def test_cli_budget_set_list_and_exit_3(
     assert "user=alice" in table.out
     assert run_cli("budget", "set", "nonsense", "--limit", "1", "--ledger", url).code == 2
     assert run_cli("budget", "list", "--ledger", "redis://x").code == 2
+
+
+def test_cli_route_applies_the_callers_budgets(run_cli: RunCli, tmp_path: object) -> None:
+    """`route --user U` rejects, with reason budget, the models U's budgets cannot cover; other
+    users' routes are untouched."""
+    url = f"sqlite:///{tmp_path}/route.db"
+    assert run_cli("budget", "set", "user=alice", "--limit", "0.0001", "--ledger", url).code == 0
+    alice = run_cli("route", "--prompt", "hi", "--user", "alice", "--ledger", url, "--json").json()
+    budget = [r for r in alice["rejected"] if r["code"] == "budget"]
+    assert budget
+    assert all(Decimal(c["cost"]["high"]) <= Decimal("0.0001") for c in alice["candidates"])
+    bob = run_cli("route", "--prompt", "hi", "--user", "bob", "--ledger", url, "--json").json()
+    assert not [r for r in bob["rejected"] if r["code"] == "budget"]
