@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -138,7 +139,7 @@ def test_stream_settles_when_it_ends(gateway: FakeGateway, ledger: Ledger) -> No
 
 
 def test_cli_budget_set_list_and_exit_3(
-    run_cli: RunCli, gateway: FakeGateway, tmp_path: object, monkeypatch: pytest.MonkeyPatch
+    run_cli: RunCli, gateway: FakeGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """`budget set/list` round-trip through the ledger; `call` over budget exits 3, sends nothing."""
     url = f"sqlite:///{tmp_path}/cli.db"
@@ -170,7 +171,7 @@ def test_cli_budget_set_list_and_exit_3(
     assert run_cli("budget", "list", "--ledger", "redis://x").code == 2
 
 
-def test_cli_route_applies_the_callers_budgets(run_cli: RunCli, tmp_path: object) -> None:
+def test_cli_route_applies_the_callers_budgets(run_cli: RunCli, tmp_path: Path) -> None:
     """`route --user U` rejects, with reason budget, the models U's budgets cannot cover; other
     users' routes are untouched."""
     url = f"sqlite:///{tmp_path}/route.db"

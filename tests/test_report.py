@@ -8,6 +8,7 @@ import io
 import json
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,7 @@ from router import InputError
 from router._budget import Budget
 from router._ledger import Ledger
 from router._ledger_sql import SQLLedger
-from router._report import ReportQuery, aggregate_rows
+from router._report import Report, ReportQuery, aggregate_rows
 from router._report_format import FORMATS, to_html
 
 from .conftest import RunCli
@@ -119,7 +120,7 @@ def test_bad_groupings_are_refused() -> None:
 
 
 @pytest.fixture
-def memory_report() -> object:
+def memory_report() -> Report:
     from router._ledger_memory import MemoryLedger
 
     ledger = MemoryLedger()
@@ -129,18 +130,18 @@ def memory_report() -> object:
     return ledger.report(ReportQuery(by=("model",)), NOW, series=True)
 
 
-def test_formats(memory_report: object) -> None:
+def test_formats(memory_report: Report) -> None:
     """JSON money is strings; CSV has one line per group summing to the total; the table ends
     with TOTAL; HTML is one page with an inline SVG chart and the tables."""
     report = memory_report
-    doc = json.loads(FORMATS["json"](report))  # type: ignore[arg-type]
+    doc = json.loads(FORMATS["json"](report))
     assert isinstance(doc["total"]["cost"], str)
     assert Decimal(doc["total"]["cost"]) == sum((r.cost for r in ROWS), Decimal(0))
     assert {"model", "calls", "input_tokens", "output_tokens", "cost"} <= set(doc["rows"][0])
-    lines = list(csv.DictReader(io.StringIO(FORMATS["csv"](report))))  # type: ignore[arg-type]
+    lines = list(csv.DictReader(io.StringIO(FORMATS["csv"](report))))
     assert sum(Decimal(line["cost"]) for line in lines) == Decimal(doc["total"]["cost"])
-    assert "TOTAL" in FORMATS["table"](report)  # type: ignore[arg-type]
-    page = FORMATS["html"](report)  # type: ignore[arg-type]
+    assert "TOTAL" in FORMATS["table"](report)
+    page = FORMATS["html"](report)
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("<svg") == 1
     assert "Spend over time" in page
@@ -149,17 +150,17 @@ def test_formats(memory_report: object) -> None:
 
 
 def test_html_without_matplotlib_says_how_to_get_the_chart(
-    memory_report: object, monkeypatch: pytest.MonkeyPatch
+    memory_report: Report, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without matplotlib the page keeps its tables and names the install line."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    page = to_html(memory_report)  # type: ignore[arg-type]
+    page = to_html(memory_report)
     assert "<svg" not in page
     assert "costrouter[report]" in page
     assert "<table>" in page
 
 
-def test_cli_report(run_cli: RunCli, tmp_path: object) -> None:
+def test_cli_report(run_cli: RunCli, tmp_path: Path) -> None:
     """`costrouter report` groups, filters and writes each format; bad input exits 2."""
     from router._ledger import ledger_from_url
 
