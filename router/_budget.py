@@ -9,6 +9,8 @@ in the budget's time zone (UTC by default), or ``total`` for all time.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import math
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import ClassVar
@@ -27,7 +29,7 @@ MAX_AMOUNT = Decimal("9e9")
 
 def to_units(amount: Decimal) -> int:
     """USD → whole nanodollars, rounding up a finer amount (never under-counting spend)."""
-    return int((amount / UNIT).to_integral_value(rounding="ROUND_CEILING"))
+    return math.ceil(amount.scaleb(9))
 
 
 def from_units(value: int) -> Decimal:
@@ -55,6 +57,7 @@ def parse_scope(text: str) -> frozenset[tuple[str, str]]:
     return frozenset(tags)
 
 
+@functools.lru_cache(maxsize=1024)
 def scope_text(scope: frozenset[tuple[str, str]]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(scope)) or "global"
 
@@ -115,14 +118,41 @@ class Budget:
 
     def window(self, now: float) -> str:
         """The key of the period ``now`` (a Unix time) falls in: its first day, or ``total``."""
-        if self.period == "total":
-            return "total"
-        day = dt.datetime.fromtimestamp(now, _tzinfo(self.tz)).date()
-        if self.period == "week":
-            day -= dt.timedelta(days=day.weekday())
-        elif self.period == "month":
-            day = day.replace(day=1)
-        return day.isoformat()
+        return window_key(self.period, self.tz, now)
+
+
+#: (period, tz) → the last window looked up: its Unix start and end, and its key.
+_last_window: dict[tuple[str, str], tuple[float, float, str]] = {}
+
+
+def window_key(period: str, tz: str, now: float) -> str:
+    """The key of the ``period`` window (in time zone ``tz``) that ``now`` falls in.
+
+    Every call in a window gets the same key, so the window's bounds are kept and a later
+    ``now`` inside them is answered without calendar arithmetic."""
+    if period == "total":
+        return "total"
+    last = _last_window.get((period, tz))
+    if last is not None and last[0] <= now < last[1]:
+        return last[2]
+    zone = _tzinfo(tz)
+    first = dt.datetime.fromtimestamp(now, zone).date()
+    if period == "week":
+        first -= dt.timedelta(days=first.weekday())
+        after = first + dt.timedelta(days=7)
+    elif period == "month":
+        first = first.replace(day=1)
+        after = (first + dt.timedelta(days=31)).replace(day=1)
+    else:
+        after = first + dt.timedelta(days=1)
+    # Local midnights as instants; a midnight skipped by a clock change maps to the instant
+    # of the change, a repeated one to its first occurrence: both are where the date turns.
+    start = dt.datetime.combine(first, dt.time(), zone).timestamp()
+    end = dt.datetime.combine(after, dt.time(), zone).timestamp()
+    key = first.isoformat()
+    if start <= now < end:
+        _last_window[period, tz] = (start, end, key)
+    return key
 
 
 @attrs.frozen

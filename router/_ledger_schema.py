@@ -5,12 +5,12 @@ Shared by the SQLite and PostgreSQL ledgers. Money columns hold whole nanodollar
 
 from __future__ import annotations
 
-import datetime as dt
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from ._budget import from_units, to_units
+from ._budget import from_units, to_units, window_key
 from ._ledger import LedgerRow
 
 #: Versioned migrations: (version, statements). Apply in order; never edit a released one.
@@ -70,9 +70,17 @@ SELECT_ROWS = (
 
 def calendar_keys(ts: float) -> tuple[str, str, str]:
     """UTC day, ISO-week start and month start of a Unix time, as ISO dates."""
-    day = dt.datetime.fromtimestamp(ts, dt.timezone.utc).date()
-    week = day - dt.timedelta(days=day.weekday())
-    return day.isoformat(), week.isoformat(), day.replace(day=1).isoformat()
+    return (
+        window_key("day", "UTC", ts),
+        window_key("week", "UTC", ts),
+        window_key("month", "UTC", ts),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def tags_json(tags: tuple[tuple[str, str], ...]) -> str:
+    """A call's tags as stored: a JSON object with sorted keys (calls repeat their tags)."""
+    return json.dumps(dict(tags), sort_keys=True)
 
 
 def row_values(row: LedgerRow) -> tuple[Any, ...]:
@@ -86,7 +94,7 @@ def row_values(row: LedgerRow) -> tuple[Any, ...]:
         row.served_model.partition(":")[0],
         tags.get("user"),
         tags.get("project"),
-        json.dumps(dict(row.tags), sort_keys=True),
+        tags_json(row.tags),
         row.input_tokens,
         row.output_tokens,
         row.cached_tokens,

@@ -11,12 +11,13 @@ read, so the check and the holds of :meth:`reserve` are one transaction; Postgre
 from __future__ import annotations
 
 import abc
+import functools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
-from ._budget import Budget, BudgetStatus, from_units, matching, parse_scope, to_stored, to_units
+from ._budget import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
 from ._ledger import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
 from ._ledger_schema import INSERT_ROW, MIGRATIONS, SELECT_ROWS, row_from, row_values
 from ._report import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, combine, report_row
@@ -29,6 +30,7 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
 
 
+@functools.lru_cache(maxsize=64)
 def _values(rows: int, width: int) -> str:
     """``(?, ?), (?, ?)``: placeholders for a multi-row VALUES list."""
     row = "(" + ", ".join("?" * width) + ")"
@@ -96,30 +98,26 @@ class SQLLedger(Ledger):
     def _entries(
         self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str
     ) -> list[BudgetStatus]:
+        """Each budget's window with its settled spend and live holds (other than ``exclude``'s),
+        read in one statement."""
         if not budgets:
             return []
         windows = [(b.scope_text, b.period, b.window(now)) for b in budgets]
         keys = sorted(set(windows))
-        params = [v for key in keys for v in key]
-        spent = {
-            tuple(r[:3]): int(r[3])
+        found = {
+            tuple(r[:3]): (int(r[3] or 0), int(r[4] or 0))
             for r in cur.execute(
-                "SELECT scope, period, win, spent_nusd FROM budget_spend "
-                f"WHERE (scope, period, win) IN (VALUES {_values(len(keys), 3)})",
-                params,
-            ).fetchall()
-        }
-        reserved = {
-            tuple(r[:3]): int(r[3])
-            for r in cur.execute(
-                f"SELECT scope, period, win, SUM(amount_nusd) FROM holds "
-                f"WHERE expires_at > ? AND call_id <> ? AND (scope, period, win) IN "
-                f"(VALUES {_values(len(keys), 3)}) GROUP BY scope, period, win",
-                [now, exclude, *params],
+                f"WITH k (scope, period, win) AS (VALUES {_values(len(keys), 3)}) "
+                "SELECT k.scope, k.period, k.win, (SELECT s.spent_nusd FROM budget_spend s "
+                "WHERE s.scope = k.scope AND s.period = k.period AND s.win = k.win), "
+                "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
+                "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
+                "AND h.call_id <> ?) FROM k",
+                [v for key in keys for v in key] + [now, exclude],
             ).fetchall()
         }
         return [
-            BudgetStatus(b, key[2], from_units(spent.get(key, 0)), from_units(reserved.get(key, 0)))
+            BudgetStatus(b, key[2], from_units(found[key][0]), from_units(found[key][1]))
             for b, key in zip(budgets, windows, strict=True)
         ]
 
@@ -135,51 +133,45 @@ class SQLLedger(Ledger):
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
     ) -> Reservation:
-        amount = to_stored(amount)
-        with self._transaction() as cur:
-            budgets = matching(self._budgets(cur), tags)
-            entries = self._entries(cur, budgets, now, call_id)
+        units = to_units(amount)
+        amount, expires = from_units(units), now + hold_seconds
+        with self._transaction() as cur:  # only reads and writes under the lock
+            entries = self._entries(cur, matching(self._budgets(cur), tags), now, call_id)
             warnings = check_limits(entries, amount)  # raises: the transaction rolls back
             cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
-            holds = tuple(
-                Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
-            )
-            if holds:
+            if entries:
                 cur.execute(
                     "INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at) "
-                    f"VALUES {_values(len(holds), 6)}",
+                    f"VALUES {_values(len(entries), 6)}",
                     [
                         v
-                        for h in holds
+                        for e in entries
                         for v in (
                             call_id,
-                            h.scope,
-                            h.period,
-                            h.window,
-                            to_units(amount),
-                            now + hold_seconds,
+                            e.budget.scope_text,
+                            e.budget.period,
+                            e.window,
+                            units,
+                            expires,
                         )
                     ],
                 )
-        return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
+        holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
+        return Reservation(call_id, amount, expires, holds, warnings)
 
     def settle(self, row: LedgerRow, now: float) -> bool:
+        values, cost = row_values(row), to_units(row.cost)
         with self._transaction() as cur:
             if (
                 cur.execute(
-                    INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id",
-                    row_values(row),
+                    INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id", values
                 ).fetchone()
                 is None
             ):
                 return False
-            keys = [
-                tuple(k)
-                for k in cur.execute(
-                    "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win",
-                    (row.call_id,),
-                ).fetchall()
-            ] or [
+            keys = cur.execute(
+                "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win", (row.call_id,)
+            ).fetchall() or [
                 (b.scope_text, b.period, b.window(now))
                 for b in matching(self._budgets(cur), row.tag_map)
             ]
@@ -188,7 +180,7 @@ class SQLLedger(Ledger):
                     "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
                     f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
                     "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
-                    [v for key in sorted(keys) for v in (*key, to_units(row.cost))],
+                    [v for key in sorted(keys) for v in (*key, cost)],
                 )
         return True
 

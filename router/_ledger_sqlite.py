@@ -3,7 +3,9 @@
 ``BEGIN IMMEDIATE`` takes the database's write lock before a transaction's first read, so a
 reservation's check and holds cannot interleave with another writer, in this process or any
 other. The file is created with mode 0600 (its directory 0700); writers wait up to the busy
-timeout. ``synchronous=NORMAL`` in WAL mode keeps every committed call through a process crash.
+timeout. ``synchronous=NORMAL`` in WAL mode keeps every committed call through a process crash;
+the WAL is synced to disk at each checkpoint, so a power loss or OS crash can lose the calls
+committed since the last one (never a partial transaction).
 """
 
 from __future__ import annotations
@@ -18,6 +20,34 @@ from ._ledger import LedgerError
 from ._ledger_sql import Cursor, SQLLedger
 
 BUSY_TIMEOUT_MS = 60_000
+#: WAL pages between automatic checkpoints (SQLite's default is 1,000). A checkpoint syncs the
+#: file to disk twice; ten times fewer of them took a reserve + settle pair from about 350 to
+#: about 260 µs on this project's machine. The WAL file grows to about 40 MB between them.
+CHECKPOINT_PAGES = 10_000
+
+#: SQLite only: the hot tables without a rowid, so a reservation and a settlement each write
+#: one B-tree page per table fewer (fewer WAL frames per commit). Rows are copied as they are.
+CLUSTERED = (
+    2,
+    (
+        """CREATE TABLE holds_clustered (
+        call_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
+        amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (call_id, scope, period)) WITHOUT ROWID""",
+        "INSERT INTO holds_clustered SELECT call_id, scope, period, win, amount_nusd, expires_at "
+        "FROM holds",
+        "DROP TABLE holds",
+        "ALTER TABLE holds_clustered RENAME TO holds",
+        "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at, amount_nusd)",
+        """CREATE TABLE budget_spend_clustered (
+        scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
+        spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win)) WITHOUT ROWID""",
+        "INSERT INTO budget_spend_clustered SELECT scope, period, win, spent_nusd "
+        "FROM budget_spend",
+        "DROP TABLE budget_spend",
+        "ALTER TABLE budget_spend_clustered RENAME TO budget_spend",
+    ),
+)
 
 
 def path_from_url(url: str) -> str:
@@ -30,6 +60,7 @@ def path_from_url(url: str) -> str:
 
 class SQLiteLedger(SQLLedger):
     scheme = "sqlite"
+    extra_migrations = (CLUSTERED,)
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -55,9 +86,10 @@ class SQLiteLedger(SQLLedger):
                 f"cannot create the ledger file {self.path!r}: {exc.strerror}"
             ) from exc
 
-    def _connection(self) -> sqlite3.Connection:
-        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
-        if connection is None or getattr(self._local, "pid", None) != os.getpid():
+    def _connection(self) -> tuple[sqlite3.Connection, sqlite3.Cursor]:
+        """This thread's connection and a cursor on it (opened anew in a forked child)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
             try:
                 connection = sqlite3.connect(
                     self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
@@ -65,31 +97,33 @@ class SQLiteLedger(SQLLedger):
                 connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
+                connection.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+                connection.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_PAGES * 8192}")
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot open the ledger {self.path!r}: {exc}") from exc
-            self._local.connection, self._local.pid = connection, os.getpid()
-        return connection
+            local.handles, local.pid = (connection, connection.cursor()), os.getpid()
+        return local.handles  # type: ignore[no-any-return]  # set just above, per thread
 
     @contextmanager
     def _transaction(self) -> Iterator[Cursor]:
-        connection = self._connection()
+        connection, cur = self._connection()
         try:
-            connection.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             raise LedgerError(f"the ledger {self.path!r} is not writable: {exc}") from exc
         try:
-            yield connection.cursor()
+            yield cur
         except sqlite3.Error as exc:
-            connection.execute("ROLLBACK")
+            connection.rollback()
             raise LedgerError(f"ledger {self.path!r}: {exc}") from exc
         except BaseException:
-            connection.execute("ROLLBACK")
+            connection.rollback()
             raise
         else:
-            connection.execute("COMMIT")
+            cur.execute("COMMIT")
 
     def close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            connection.close()
-            self._local.connection = None
+        handles = getattr(self._local, "handles", None)
+        if handles is not None and self._local.pid == os.getpid():
+            handles[0].close()
+        self._local.handles = self._local.pid = None

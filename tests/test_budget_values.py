@@ -1,0 +1,99 @@
+"""Budget values: calendar windows (cached by their bounds) and the nanodollar unit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from router._budget import _last_window, from_units, to_units, window_key
+
+#: UTC, a fixed offset, and zones whose clocks change at local midnight (Santiago, Havana,
+#: Beirut), where the first instant of a day is not 00:00 every day.
+ZONES = ("UTC", "Asia/Kolkata", "America/Santiago", "America/Havana", "Asia/Beirut")
+#: 2000-01-01 .. 2040-01-01 in Unix seconds.
+INSTANTS = st.floats(min_value=946_684_800, max_value=2_208_988_800, allow_nan=False)
+
+
+def direct(period: str, tz: str, now: float) -> str:
+    """The window's key computed from scratch, the way its definition reads."""
+    day = dt.datetime.fromtimestamp(now, dt.timezone.utc if tz == "UTC" else ZoneInfo(tz)).date()
+    if period == "week":
+        day -= dt.timedelta(days=day.weekday())
+    elif period == "month":
+        day = day.replace(day=1)
+    return day.isoformat()
+
+
+@settings(max_examples=400)
+@given(
+    st.sampled_from(("day", "week", "month")),
+    st.sampled_from(ZONES),
+    INSTANTS,
+    st.floats(min_value=-3 * 86400, max_value=3 * 86400, allow_nan=False),
+)
+def test_cached_window_equals_the_direct_calendar(
+    period: str, tz: str, now: float, step: float
+) -> None:
+    """A lookup near the last one (answered from the cached bounds or not) gives the key the
+    calendar gives, on both sides of midnights and clock changes."""
+    assert window_key(period, tz, now) == direct(period, tz, now)
+    assert window_key(period, tz, now + step) == direct(period, tz, now + step)
+
+
+def test_window_bounds_are_cached_and_exact_at_midnight() -> None:
+    """The cache answers inside a window and turns over at exactly the first instant of the
+    next one, also where a clock change skips local midnight."""
+    _last_window.clear()
+    midnight = dt.datetime(2026, 3, 15, tzinfo=dt.timezone.utc).timestamp()
+    assert window_key("day", "UTC", midnight - 1) == "2026-03-14"
+    assert _last_window["day", "UTC"] == (midnight - 86400, midnight, "2026-03-14")
+    assert window_key("day", "UTC", midnight - 1e-6) == "2026-03-14"
+    assert window_key("day", "UTC", midnight) == "2026-03-15"
+    # Santiago skipped 2022-09-11 00:00 (clocks went to 01:00): that day began at 04:00 UTC.
+    change = dt.datetime(2022, 9, 11, 4, tzinfo=dt.timezone.utc).timestamp()
+    assert window_key("day", "America/Santiago", change - 1) == "2022-09-10"
+    assert window_key("day", "America/Santiago", change) == "2022-09-11"
+    assert window_key("total", "UTC", midnight) == "total"
+
+
+@given(st.decimals(min_value=0, max_value=9_000_000_000, allow_nan=False, places=12))
+def test_units_round_up_to_whole_nanodollars(amount: Decimal) -> None:
+    """to_units is the ceiling in nanodollars: never below the amount, less than one unit over."""
+    units = to_units(amount)
+    assert isinstance(units, int)
+    assert from_units(units) >= amount
+    assert from_units(units) - amount < Decimal("1e-9")
+    assert to_units(from_units(units)) == units
+
+
+def test_sqlite_migration_keeps_holds_and_spend(tmp_path: Path) -> None:
+    """A version-1 SQLite ledger opened by this version is migrated: the hot tables are
+    rebuilt without a rowid, and every budget, hold and settled amount is still there."""
+    import sqlite3
+
+    from router._ledger import ledger_from_url
+    from router._ledger_schema import MIGRATIONS
+
+    path = tmp_path / "v1.db"
+    with sqlite3.connect(path) as old:
+        old.execute("CREATE TABLE costrouter_schema (version INTEGER NOT NULL)")
+        for statement in MIGRATIONS[0][1]:
+            old.execute(statement)
+        old.execute("INSERT INTO costrouter_schema VALUES (1)")
+        old.execute("INSERT INTO budgets VALUES ('global', 'total', 5000000000, 0, 'UTC')")
+        old.execute("INSERT INTO budget_spend VALUES ('global', 'total', 'total', 1250000000)")
+        old.execute("INSERT INTO holds VALUES ('c1', 'global', 'total', 'total', 500000000, 2e9)")
+    ledger = ledger_from_url(f"sqlite:///{path}")
+    (status,) = ledger.status(1.9e9)
+    assert (status.spent, status.reserved) == (Decimal("1.25"), Decimal("0.5"))
+    ledger.close()
+    with sqlite3.connect(path) as new:
+        assert new.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (2,)
+        tables = dict(new.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+        assert "WITHOUT ROWID" in tables["holds"]
+        assert "WITHOUT ROWID" in tables["budget_spend"]
