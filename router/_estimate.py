@@ -7,8 +7,9 @@ arithmetic :func:`pricing.price` bills with, the tier taken at that bound's inpu
 
 from __future__ import annotations
 
+import functools
+import itertools
 from collections.abc import Iterable, Mapping
-from decimal import Decimal
 
 import attrs
 
@@ -19,13 +20,16 @@ from ._request import ImagePart, Request
 from ._text import TextEstimator
 from ._values import CostRange, TokenRange
 
-_ZERO = Decimal(0)
+#: Every kind of input (tokenizer, image rule) and of output (default max_tokens, output prior)
+#: seen → a number unique in the process, so SharedWork keys its tokens by a small int. ``next`` on a count is
+#: atomic, so two threads never give two kinds one number.
+_KIND_IDS: dict[tuple[object, ...], int] = {}
+_NEXT_KIND = itertools.count()
 
 
-def _total(model: ModelSpec, input_tokens: int, output_tokens: int) -> Decimal:
-    """The total cost of a bound, through the same arithmetic that bills (pricing.amounts)."""
-    _, input_cost, output_cost = amounts(model, input_tokens, output_tokens)
-    return input_cost + output_cost
+def _kind_id(kind: tuple[object, ...]) -> int:
+    found = _KIND_IDS.get(kind)
+    return found if found is not None else _KIND_IDS.setdefault(kind, next(_NEXT_KIND))
 
 
 @attrs.frozen
@@ -76,8 +80,8 @@ class Estimate:
         return tuple(p for p in self.parts if p.kind == "image")
 
 
-#: Tokens of a request for a kind of model: input total, output, per-part breakdown, overhead.
-_Tokens = tuple[TokenRange, TokenRange, tuple[PartEstimate, ...], int]
+#: Input tokens of a request for a kind of model: total, per-part breakdown, chat overhead.
+_Input = tuple[TokenRange, tuple[PartEstimate, ...], int]
 
 
 def _output_range(request: Request, model: ModelSpec, prior: int) -> TokenRange:
@@ -89,12 +93,15 @@ def _output_range(request: Request, model: ModelSpec, prior: int) -> TokenRange:
 @attrs.define
 class SharedWork:
     """Work shared while one request is estimated for several models: the text parts per
-    tokenizer family (with their sums), each image's tokens per rule, and the whole request's
-    tokens per kind of model (tokenizer, image rule, default max_tokens, output prior)."""
+    tokenizer family (with their sums), each image's tokens per rule, the whole request's input
+    tokens per tokenizer and image rule, and its output tokens per default max_tokens and
+    output prior."""
 
     texts: dict[str, _TextWork] = attrs.Factory(dict)
     images: dict[object, PartEstimate] = attrs.Factory(dict)
-    tokens: dict[object, _Tokens] = attrs.Factory(dict)
+    tokens: dict[int, _Input] = attrs.Factory(dict)
+    outputs: dict[int, TokenRange] = attrs.Factory(dict)
+    layout: list[tuple[int, int, _ImageAt | None]] | None = None
 
 
 @attrs.frozen
@@ -120,50 +127,71 @@ class Estimator:
         self.catalog = catalog if catalog is not None else Catalog.bundled()
         self.text = text if text is not None else TextEstimator()
         self.output_prior = output_prior if output_prior is not None else OutputPrior()
+        self._kinds_prior: OutputPrior | None = None
+        self._kinds: dict[tuple[str, bool], tuple[int, int, int]] = {}
 
     def estimate(
         self, request: Request, model: str | ModelSpec, shared: SharedWork | None = None
     ) -> Estimate:
         """The estimate on one model; pass the same ``shared`` to estimate several models.
 
-        The tokens depend only on the tokenizer, the image rule, the default ``max_tokens`` and
-        the output prior, so models alike in those share them; each model is then priced."""
+        Input tokens depend only on the tokenizer and the image rule, output tokens only on the
+        default ``max_tokens`` and the output prior, so models alike in those share them; each
+        model is then priced."""
         spec = model if isinstance(model, ModelSpec) else self.catalog.get(model)
         work = shared if shared is not None else SharedWork()
-        prior = self.output_prior.per_choice(spec, request)
-        key = (spec.tokenizer, spec.image_rule, spec.defaults.max_tokens, prior)
-        tokens = work.tokens.get(key)
+        prior, inputs, outputs = self._kind(spec, request)
+        tokens = work.tokens.get(inputs)
         if tokens is None:
-            tokens = work.tokens[key] = self._tokens(request, spec, work, prior)
-        total, output, parts, overhead = tokens
-        cost = CostRange(
-            _total(spec, total.low, output.low),
-            _total(spec, total.expected, output.expected),
-            _total(spec, total.high, output.high),
-        )
+            tokens = work.tokens[inputs] = self._input_tokens(request, spec, work)
+        output = work.outputs.get(outputs)
+        if output is None:
+            output = work.outputs[outputs] = _output_range(request, spec, prior)
+        total, parts, overhead = tokens
+        _, low_in, low_out = amounts(spec, total.low, output.low)
+        _, expected_in, expected_out = amounts(spec, total.expected, output.expected)
+        _, high_in, high_out = amounts(spec, total.high, output.high)
+        cost = CostRange(low_in + low_out, expected_in + expected_out, high_in + high_out)
         return Estimate(spec.id, total, output, cost, parts, overhead)
 
-    def _tokens(self, request: Request, spec: ModelSpec, work: SharedWork, prior: int) -> _Tokens:
-        """Input tokens (with the per-part breakdown) and output tokens of the request."""
+    def _kind(self, spec: ModelSpec, request: Request) -> tuple[int, int, int]:
+        """The model's output prior for this request, and numbers naming its kind of input
+        (tokenizer, image rule) and of output (default max_tokens, prior): models alike in
+        one share those tokens. Looked up once per model and thinking switch, for the
+        estimator's prior."""
+        if self._kinds_prior is not self.output_prior:  # replaced: look up afresh
+            self._kinds_prior, self._kinds = self.output_prior, {}
+        found = self._kinds.get((spec.id, request.thinking))
+        if found is None:
+            prior = self.output_prior.per_choice(spec, request)
+            found = self._kinds[spec.id, request.thinking] = (
+                prior,
+                _kind_id(("in", spec.tokenizer, spec.image_rule)),
+                _kind_id(("out", spec.defaults.max_tokens, prior)),
+            )
+        return found
+
+    def _input_tokens(self, request: Request, spec: ModelSpec, work: SharedWork) -> _Input:
+        """Input tokens of the request on the model, with the per-part breakdown and overhead."""
         text = work.texts.get(spec.tokenizer)
         if text is None:
             text = work.texts[spec.tokenizer] = self._text_work(request, spec.tokenizer)
         low = text.low + text.overhead
         expected = text.expected + text.overhead
         high = text.high + text.overhead
+        if work.layout is None:
+            work.layout = _layout(request)
         parts = []
-        for m_index, message in enumerate(request.messages, start=1):
-            for p_index, part in enumerate(message.parts, start=1):
-                if not isinstance(part, ImagePart):
-                    parts.append(text.parts[m_index, p_index])
-                    continue
-                image = self._image_part(part, spec, work.images, m_index, p_index)
-                low += image.tokens.low
-                expected += image.tokens.expected
-                high += image.tokens.high
-                parts.append(image)
-        output = _output_range(request, spec, prior)
-        return TokenRange(low, expected, high), output, tuple(parts), text.overhead
+        for m_index, p_index, query in work.layout:
+            if query is None:
+                parts.append(text.parts[m_index, p_index])
+                continue
+            image = self._image_part(query, spec, work.images, m_index, p_index)
+            low += image.tokens.low
+            expected += image.tokens.expected
+            high += image.tokens.high
+            parts.append(image)
+        return TokenRange(low, expected, high), tuple(parts), text.overhead
 
     def estimate_many(self, request: Request, models: Iterable[ModelSpec]) -> list[Estimate]:
         shared = SharedWork()
@@ -194,18 +222,50 @@ class Estimator:
 
     def _image_part(
         self,
-        part: ImagePart,
+        query: _ImageAt,
         model: ModelSpec,
         cache: dict[object, PartEstimate],
         m_index: int,
         p_index: int,
     ) -> PartEstimate:
-        key = (model.image_rule, m_index, p_index)
+        # Catalog loading interns equal rules, so a rule's identity names it within a route.
+        key = (id(model.image_rule), m_index, p_index)
         estimate = cache.get(key)
         if estimate is None:
-            query = ImageQuery(part.width, part.height, part.detail, part.media_resolution)
-            tokens = image_tokens(model.image_rule, query)
+            part, size = query
             estimate = cache[key] = PartEstimate(
-                m_index, p_index, "image", tokens, part.source, part.width, part.height
+                m_index,
+                p_index,
+                "image",
+                image_tokens(model.image_rule, size),
+                part.source,
+                part.width,
+                part.height,
             )
         return estimate
+
+
+#: An image part and what its rule needs to know of it.
+_ImageAt = tuple[ImagePart, ImageQuery]
+
+
+@functools.lru_cache(maxsize=1024)
+def _query(width: int | None, height: int | None, detail: str, media: str | None) -> ImageQuery:
+    """One ImageQuery object per distinct image shape: image_tokens' memo then finds it by
+    identity instead of comparing field by field."""
+    return ImageQuery(width, height, detail, media)
+
+
+def _layout(request: Request) -> list[tuple[int, int, _ImageAt | None]]:
+    """Each part's (message, part) number, with its image query if it is an image."""
+    return [
+        (
+            m_index,
+            p_index,
+            (part, _query(part.width, part.height, part.detail, part.media_resolution))
+            if isinstance(part, ImagePart)
+            else None,
+        )
+        for m_index, message in enumerate(request.messages, start=1)
+        for p_index, part in enumerate(message.parts, start=1)
+    ]

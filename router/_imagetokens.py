@@ -20,7 +20,7 @@ from pricing import ImageRule
 from ._values import TokenRange
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ImageQuery:
     """What a rule needs to know about one image."""
 

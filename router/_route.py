@@ -53,7 +53,7 @@ class Selector:
         )
         self._screens: cachetools.LRUCache[
             tuple[Policy, frozenset[str], frozenset[str]],
-            tuple[_Rules, list[tuple[ModelSpec, tuple[str, str] | None]]],
+            tuple[_Rules, list[tuple[ModelSpec, Rejection | None]]],
         ] = cachetools.LRUCache(maxsize=256)
 
     def route(
@@ -85,9 +85,7 @@ class Selector:
         shared = SharedWork()
         for model, static in screened:
             verdict = (
-                Rejection(model.id, *static)
-                if static is not None
-                else self._judge(model, request, policy, rules, shared)
+                static if static is not None else self._judge(model, request, policy, rules, shared)
             )
             if isinstance(verdict, Candidate):
                 candidates.append(verdict)
@@ -117,13 +115,18 @@ class Selector:
 
     def _screened(
         self, policy: Policy, required: frozenset[str], roles: frozenset[str]
-    ) -> tuple[_Rules, list[tuple[ModelSpec, tuple[str, str] | None]]]:
-        """The policy's rules and each model's size-independent verdict, cached per policy."""
+    ) -> tuple[_Rules, list[tuple[ModelSpec, Rejection | None]]]:
+        """The policy's rules and each model's size-independent rejection (None: it passed),
+        cached per policy."""
         key = (policy, required, roles)
         found = self._screens.get(key)
         if found is None:
             rules = _Rules(self.catalog, policy, required, roles)
-            found = self._screens[key] = (rules, [(m, rules.static(m)) for m in self.catalog])
+            screened = []
+            for model in self.catalog:
+                reason = rules.static(model)
+                screened.append((model, None if reason is None else Rejection(model.id, *reason)))
+            found = self._screens[key] = (rules, screened)
         return found
 
 
