@@ -20,8 +20,8 @@ from ._request import ImagePart, Request
 from ._text import TextEstimator
 from ._values import CostRange, TokenRange
 
-#: Every kind of input (tokenizer, image rule) and of output (default max_tokens, output prior)
-#: seen → a number unique in the process, so SharedWork keys its tokens by a small int. ``next`` on a count is
+#: Every kind of input (tokenizer, image rule), of output (default max_tokens, output prior) and
+#: of prices (tiers) seen → a number unique in the process, so SharedWork keys its tokens by a small int. ``next`` on a count is
 #: atomic, so two threads never give two kinds one number.
 _KIND_IDS: dict[tuple[object, ...], int] = {}
 _NEXT_KIND = itertools.count()
@@ -101,12 +101,14 @@ class SharedWork:
     images: dict[object, PartEstimate] = attrs.Factory(dict)
     tokens: dict[int, _Input] = attrs.Factory(dict)
     outputs: dict[int, TokenRange] = attrs.Factory(dict)
-    layout: list[tuple[int, int, _ImageAt | None]] | None = None
+    costs: dict[tuple[int, int, int], CostRange] = attrs.Factory(dict)
+    layout: _Layout | None = None
 
 
 @attrs.frozen
 class _TextWork:
     parts: dict[tuple[int, int], PartEstimate]
+    ordered: tuple[PartEstimate, ...]
     low: int
     expected: int
     high: int
@@ -128,7 +130,7 @@ class Estimator:
         self.text = text if text is not None else TextEstimator()
         self.output_prior = output_prior if output_prior is not None else OutputPrior()
         self._kinds_prior: OutputPrior | None = None
-        self._kinds: dict[tuple[str, bool], tuple[int, int, int]] = {}
+        self._kinds: dict[tuple[str, bool], tuple[int, int, int, int]] = {}
 
     def estimate(
         self, request: Request, model: str | ModelSpec, shared: SharedWork | None = None
@@ -140,7 +142,10 @@ class Estimator:
         model is then priced."""
         spec = model if isinstance(model, ModelSpec) else self.catalog.get(model)
         work = shared if shared is not None else SharedWork()
-        prior, inputs, outputs = self._kind(spec, request)
+        kind = self._kinds.get((spec.id, request.thinking))
+        if kind is None or self._kinds_prior is not self.output_prior:
+            kind = self._kind(spec, request)
+        prior, inputs, outputs, prices = kind
         tokens = work.tokens.get(inputs)
         if tokens is None:
             tokens = work.tokens[inputs] = self._input_tokens(request, spec, work)
@@ -148,17 +153,21 @@ class Estimator:
         if output is None:
             output = work.outputs[outputs] = _output_range(request, spec, prior)
         total, parts, overhead = tokens
-        _, low_in, low_out = amounts(spec, total.low, output.low)
-        _, expected_in, expected_out = amounts(spec, total.expected, output.expected)
-        _, high_in, high_out = amounts(spec, total.high, output.high)
-        cost = CostRange(low_in + low_out, expected_in + expected_out, high_in + high_out)
+        cost = work.costs.get((inputs, outputs, prices))
+        if cost is None:
+            _, low_in, low_out = amounts(spec, total.low, output.low)
+            _, expected_in, expected_out = amounts(spec, total.expected, output.expected)
+            _, high_in, high_out = amounts(spec, total.high, output.high)
+            cost = work.costs[inputs, outputs, prices] = CostRange(
+                low_in + low_out, expected_in + expected_out, high_in + high_out
+            )
         return Estimate(spec.id, total, output, cost, parts, overhead)
 
-    def _kind(self, spec: ModelSpec, request: Request) -> tuple[int, int, int]:
+    def _kind(self, spec: ModelSpec, request: Request) -> tuple[int, int, int, int]:
         """The model's output prior for this request, and numbers naming its kind of input
-        (tokenizer, image rule) and of output (default max_tokens, prior): models alike in
-        one share those tokens. Looked up once per model and thinking switch, for the
-        estimator's prior."""
+        (tokenizer, image rule), of output (default max_tokens, prior) and of prices (its
+        tiers): models alike in one share those tokens, and in all three, the cost. Looked up
+        once per model and thinking switch, for the estimator's prior."""
         if self._kinds_prior is not self.output_prior:  # replaced: look up afresh
             self._kinds_prior, self._kinds = self.output_prior, {}
         found = self._kinds.get((spec.id, request.thinking))
@@ -168,25 +177,29 @@ class Estimator:
                 prior,
                 _kind_id(("in", spec.tokenizer, spec.image_rule)),
                 _kind_id(("out", spec.defaults.max_tokens, prior)),
+                _kind_id(("prices", spec.tiers)),
             )
         return found
 
     def _input_tokens(self, request: Request, spec: ModelSpec, work: SharedWork) -> _Input:
         """Input tokens of the request on the model, with the per-part breakdown and overhead."""
+        layout = work.layout
+        if layout is None:
+            layout = work.layout = _layout(request)
         text = work.texts.get(spec.tokenizer)
         if text is None:
-            text = work.texts[spec.tokenizer] = self._text_work(request, spec.tokenizer)
+            text = work.texts[spec.tokenizer] = self._text_work(request, spec.tokenizer, layout)
         low = text.low + text.overhead
         expected = text.expected + text.overhead
         high = text.high + text.overhead
-        if work.layout is None:
-            work.layout = _layout(request)
+        if not layout.images:
+            return TokenRange(low, expected, high), text.ordered, text.overhead
         parts = []
-        for m_index, p_index, query in work.layout:
-            if query is None:
+        for m_index, p_index, _, at in layout.parts:
+            if at is None:
                 parts.append(text.parts[m_index, p_index])
                 continue
-            image = self._image_part(query, spec, work.images, m_index, p_index)
+            image = self._image_part(at, spec, work.images, m_index, p_index)
             low += image.tokens.low
             expected += image.tokens.expected
             high += image.tokens.high
@@ -201,28 +214,22 @@ class Estimator:
         """High: max_tokens (or the provider default) x n; expected: the prior, capped."""
         return _output_range(request, model, self.output_prior.per_choice(model, request))
 
-    def _text_work(self, request: Request, family: str) -> _TextWork:
-        parts = {
-            (m_index, p_index): PartEstimate(
-                m_index, p_index, "text", self.text.estimate(part.text, family)
-            )
-            for m_index, message in enumerate(request.messages, start=1)
-            for p_index, part in enumerate(message.parts, start=1)
-            if not isinstance(part, ImagePart)
-        }
-        names = sum(1 for m in request.messages if m.name)
-        overhead = self.text.overhead(family, len(request.messages), names)
-        return _TextWork(
-            parts,
-            sum(p.tokens.low for p in parts.values()),
-            sum(p.tokens.expected for p in parts.values()),
-            sum(p.tokens.high for p in parts.values()),
-            overhead,
-        )
+    def _text_work(self, request: Request, family: str, layout: _Layout) -> _TextWork:
+        parts = {}
+        low = expected = high = 0
+        for m_index, p_index, text, at in layout.parts:
+            if at is None:
+                tokens = self.text.estimate(text, family)
+                parts[m_index, p_index] = PartEstimate(m_index, p_index, "text", tokens)
+                low += tokens.low
+                expected += tokens.expected
+                high += tokens.high
+        overhead = self.text.overhead(family, len(request.messages), layout.names)
+        return _TextWork(parts, tuple(parts.values()), low, expected, high, overhead)
 
     def _image_part(
         self,
-        query: _ImageAt,
+        at: _ImageAt,
         model: ModelSpec,
         cache: dict[object, PartEstimate],
         m_index: int,
@@ -232,21 +239,17 @@ class Estimator:
         key = (id(model.image_rule), m_index, p_index)
         estimate = cache.get(key)
         if estimate is None:
-            part, size = query
+            part, query = at
             estimate = cache[key] = PartEstimate(
                 m_index,
                 p_index,
                 "image",
-                image_tokens(model.image_rule, size),
+                image_tokens(model.image_rule, query),
                 part.source,
                 part.width,
                 part.height,
             )
         return estimate
-
-
-#: An image part and what its rule needs to know of it.
-_ImageAt = tuple[ImagePart, ImageQuery]
 
 
 @functools.lru_cache(maxsize=1024)
@@ -256,16 +259,37 @@ def _query(width: int | None, height: int | None, detail: str, media: str | None
     return ImageQuery(width, height, detail, media)
 
 
-def _layout(request: Request) -> list[tuple[int, int, _ImageAt | None]]:
-    """Each part's (message, part) number, with its image query if it is an image."""
-    return [
+#: An image part and what its rule needs to know of it.
+_ImageAt = tuple[ImagePart, ImageQuery]
+
+
+@attrs.frozen
+class _Layout:
+    """A request's parts in order: (message, part) numbers from 1, then a text part's text or
+    an image part with its query (text ""); plus how many messages carry a name."""
+
+    parts: tuple[tuple[int, int, str, _ImageAt | None], ...]
+    images: bool
+    names: int
+
+
+def _layout(request: Request) -> _Layout:
+    parts = tuple(
         (
-            m_index,
-            p_index,
-            (part, _query(part.width, part.height, part.detail, part.media_resolution))
+            (
+                m_index,
+                p_index,
+                "",
+                (part, _query(part.width, part.height, part.detail, part.media_resolution)),
+            )
             if isinstance(part, ImagePart)
-            else None,
+            else (m_index, p_index, part.text, None)
         )
         for m_index, message in enumerate(request.messages, start=1)
         for p_index, part in enumerate(message.parts, start=1)
-    ]
+    )
+    return _Layout(
+        parts,
+        any(query is not None for *_, query in parts),
+        sum(1 for m in request.messages if m.name),
+    )
