@@ -46,7 +46,7 @@ def _objective(instance: object, attribute: attrs.Attribute[str], value: str) ->
         raise InputError(f"{attribute.name} must be 'expected' or 'worst', got {value!r}")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Policy:
     """Rules for choosing a model. Requirements the request implies (images → vision, JSON
     output, thinking) are added to ``require`` by the router; list only extra ones here.
@@ -68,6 +68,10 @@ class Policy:
     #: When a budget cannot cover the cheapest model's worst case, take the cheapest candidate
     #: it can cover instead of refusing the call.
     fit_budget: bool = False
+
+
+#: The policy used when none is given (a value: one instance serves every call).
+DEFAULT_POLICY = Policy()
 
 
 @attrs.frozen

@@ -26,12 +26,12 @@ if TYPE_CHECKING:
 Detail = Literal["auto", "low", "high"]
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class TextPart:
     text: str
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ImagePart:
     """An image: ``source`` as given (a path, a URL, a data URL or ``"<bytes>"``).
 
@@ -66,7 +66,7 @@ class ImagePart:
 Part: TypeAlias = "TextPart | ImagePart"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Message:
     role: str
     parts: tuple[Part, ...]
@@ -85,7 +85,7 @@ def _positive(name: str, minimum: int) -> Any:
     return check
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Request:
     """What to send: messages plus options. ``max_tokens`` None means the provider's default."""
 

@@ -17,7 +17,15 @@ from pricing import PROVIDERS, Catalog, ModelSpec, NoTierError, usd_text
 
 from ._errors import InputError
 from ._estimate import Estimate, Estimator, SharedWork
-from ._policy import Allowance, Candidate, Decision, NoModelQualifiesError, Policy, Rejection
+from ._policy import (
+    DEFAULT_POLICY,
+    Allowance,
+    Candidate,
+    Decision,
+    NoModelQualifiesError,
+    Policy,
+    Rejection,
+)
 from ._request import Request
 from ._wire import ROLES
 
@@ -64,7 +72,7 @@ class Selector:
         ``allowance(model)`` is what budgets still let a call on that model cost; a candidate
         whose worst case is above it is rejected (the budget seam: the ledger supplies it).
         """
-        policy = policy if policy is not None else Policy()
+        policy = policy if policy is not None else DEFAULT_POLICY
         key = (request, policy)
         ranked = self._cache.get(key)
         if ranked is None:
@@ -83,15 +91,18 @@ class Selector:
         candidates: list[Candidate] = []
         rejected: list[Rejection] = []
         shared = SharedWork()
+        judge = self._judge
         for model, static in screened:
-            verdict = (
-                static if static is not None else self._judge(model, request, policy, rules, shared)
-            )
+            if static is not None:
+                rejected.append(static)
+                continue
+            verdict = judge(model, request, policy, rules, shared)
             if isinstance(verdict, Candidate):
                 candidates.append(verdict)
             else:
                 rejected.append(verdict)
-        candidates.sort(key=lambda c: (c.score, -rules.rank[c.model], c.model))
+        rank = rules.rank
+        candidates.sort(key=lambda c: (c.score, -rank[c.model], c.model))
         return tuple(candidates), tuple(rejected)
 
     def _judge(

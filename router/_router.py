@@ -23,7 +23,7 @@ from ._client import DEFAULT_BASE_URL, Attempt, GatewayClient
 from ._estimate import Estimate
 from ._gateway_errors import GatewayError
 from ._ledger import DEFAULT_HOLD_SECONDS, Ledger, LedgerRow
-from ._policy import Allowance, Candidate, Decision, Policy
+from ._policy import DEFAULT_POLICY, Allowance, Candidate, Decision, Policy
 from ._request import Request
 from ._response import Completion
 from ._route import Selector
@@ -128,7 +128,7 @@ class Router:
         allowance: Allowance | None = None,
     ) -> Decision:
         """The route decision; ``model`` pins one model (the policy's checks still apply)."""
-        policy = policy if policy is not None else Policy()
+        policy = policy if policy is not None else DEFAULT_POLICY
         if model is not None:
             policy = attrs.evolve(policy, models=frozenset({model}))
         return self.selector.route(request, policy, allowance)
@@ -148,7 +148,7 @@ class Router:
         raises :class:`BudgetExceededError` (nothing sent) unless ``policy.fit_budget``, which
         takes the cheapest candidate it can cover. A fallback re-reserves for its own model.
         """
-        policy = policy if policy is not None else Policy()
+        policy = policy if policy is not None else DEFAULT_POLICY
         decision = self.plan(request, policy, model=model)
         call_id, started, now = self._new_id(), self._clock(), self._wall_clock()
         attempts: list[Attempt] = []
@@ -317,7 +317,7 @@ class Router:
     ) -> CallStream:
         """Start a streamed call: reserved like :meth:`call`, falling back only before the
         first byte, settled when the stream ends."""
-        policy = policy if policy is not None else Policy()
+        policy = policy if policy is not None else DEFAULT_POLICY
         decision = self.plan(request, policy, model=model)
         call_id, now = self._new_id(), self._wall_clock()
         attempts: list[Attempt] = []

@@ -21,7 +21,7 @@ import attrs
 
 from ._errors import InputError
 from ._text_coef import MODELS
-from ._textfeatures import compile_features, count_features
+from ._textfeatures import CLASS_TABLE, CONTINUATION, compile_features
 from ._values import ZERO_TOKENS, TokenRange
 
 
@@ -54,13 +54,45 @@ _ASCII_CLASSES = frozenset(b"aAd ntp")
 
 
 @attrs.frozen
-class _FamilyModel:
-    """One family's fitted model; ``ascii_*`` keep only the features an ASCII text can have."""
+class _Linear:
+    """A weighted sum of features, regrouped so each group is counted by one C-level ``map``:
+    the byte length, raw byte patterns, and class patterns (see ``count_features``)."""
 
-    features: tuple[tuple[bool, bytes], ...]
-    weights: tuple[float, ...]
-    ascii_features: tuple[tuple[bool, bytes], ...]
-    ascii_weights: tuple[float, ...]
+    length: float
+    raw_patterns: tuple[bytes, ...]
+    raw_weights: tuple[float, ...]
+    class_patterns: tuple[bytes, ...]
+    class_weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, features: tuple[tuple[bool, bytes], ...], weights: tuple[float, ...]) -> _Linear:
+        pairs = tuple(zip(features, weights, strict=True))
+        raw = [(pattern, w) for (on_raw, pattern), w in pairs if on_raw and pattern]
+        classes = [(pattern, w) for (on_raw, pattern), w in pairs if not on_raw]
+        return cls(
+            sum(w for (on_raw, pattern), w in pairs if on_raw and not pattern),
+            tuple(p for p, _ in raw),
+            tuple(w for _, w in raw),
+            tuple(p for p, _ in classes),
+            tuple(w for _, w in classes),
+        )
+
+    def value(self, raw: bytes) -> float:
+        """The weighted sum for a text's UTF-8 bytes ``raw``."""
+        classes = raw.translate(CLASS_TABLE, CONTINUATION)
+        total: float = self.length * len(raw)
+        total += sum(map(mul, self.class_weights, map(classes.count, self.class_patterns)))
+        if self.raw_patterns:
+            total += sum(map(mul, self.raw_weights, map(raw.count, self.raw_patterns)))
+        return total
+
+
+@attrs.frozen
+class _FamilyModel:
+    """One family's fitted model; ``ascii`` keeps only the features an ASCII text can have."""
+
+    linear: _Linear
+    ascii: _Linear
     intercept: float
     below: float
     above: float
@@ -79,10 +111,8 @@ def _load_models(fitted_models: Mapping[str, Mapping[str, Any]]) -> dict[str, _F
         weights = tuple(fitted["weights"])
         kept = [i for i, feature in enumerate(features) if _ascii_possible(feature)]
         models[family] = _FamilyModel(
-            features,
-            weights,
-            tuple(features[i] for i in kept),
-            tuple(weights[i] for i in kept),
+            _Linear.of(features, weights),
+            _Linear.of(tuple(features[i] for i in kept), tuple(weights[i] for i in kept)),
             fitted["intercept"],
             fitted["below"],
             fitted["above"],
@@ -124,12 +154,10 @@ class TextEstimator:
             raise InputError(
                 f"no text model for tokenizer family {family!r}; known: {sorted(self._models)}"
             ) from None
-        if text.isascii():  # features of other scripts are zero: skip counting them
-            features, weights = model.ascii_features, model.ascii_weights
-        else:
-            features, weights = model.features, model.weights
+        # An ASCII text has none of the other scripts' features: skip counting them.
+        linear = model.ascii if text.isascii() else model.linear
         raw = text.encode("utf-8", "surrogatepass")  # once: for the features and the ceiling
-        value = model.intercept + sum(map(mul, weights, count_features(raw, features)))
+        value = model.intercept + linear.value(raw)
         ceiling = len(raw)
         expected = min(ceiling, max(1, round(value)))
         low = max(1, math.floor(expected * (1 - model.below)) - model.slack)

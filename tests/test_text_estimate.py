@@ -92,3 +92,20 @@ def test_calibration_coverage_and_error(family: str) -> None:
         errors.append(abs(tokens.expected - exact) / exact)
     assert inside / len(rows) >= 0.99
     assert sum(errors) / len(errors) < 0.10
+
+
+@given(st.text(max_size=2000), st.sampled_from(FAMILIES))
+def test_grouped_sum_equals_the_fitted_feature_sum(text: str, family: str) -> None:
+    """The estimator's regrouped weighted sum is the fit's: intercept plus weight x count of
+    every fitted feature in order, counted by count_features (as the fitting script does)."""
+    from operator import mul
+
+    from router._text import _Linear
+    from router._textfeatures import compile_features, count_features
+
+    fitted = MODELS[family]
+    features = compile_features(tuple(fitted["features"]))
+    raw = text.encode("utf-8", "surrogatepass")
+    reference = sum(map(mul, fitted["weights"], count_features(raw, features)))
+    grouped = _Linear.of(features, tuple(fitted["weights"])).value(raw)
+    assert grouped == pytest.approx(reference, rel=1e-12, abs=1e-9)
