@@ -9,6 +9,7 @@ again.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable
 
 import cachetools
@@ -30,6 +31,8 @@ from ._request import Request
 from ._wire import ROLES
 
 _Ranked = tuple[tuple[Candidate, ...], tuple[Rejection, ...]]
+_SCORE = operator.attrgetter("score")
+_POSITION = operator.itemgetter(0)
 
 
 def implied_requirements(request: Request) -> frozenset[str]:
@@ -61,7 +64,7 @@ class Selector:
         )
         self._screens: cachetools.LRUCache[
             tuple[Policy, frozenset[str], frozenset[str]],
-            tuple[_Rules, list[tuple[ModelSpec, Rejection | None]]],
+            tuple[_Rules, list[tuple[int, ModelSpec, Rejection | None]]],
         ] = cachetools.LRUCache(maxsize=256)
 
     def route(
@@ -89,21 +92,23 @@ class Selector:
         roles = frozenset(m.role for m in request.messages)
         rules, screened = self._screened(policy, required, roles)
         candidates: list[Candidate] = []
-        rejected: list[Rejection] = []
+        rejected: list[tuple[int, Rejection]] = []
         shared = SharedWork()
         judge = self._judge
-        for model, static in screened:
+        # ``screened`` runs best quality first, then by id: the stable sort by score below
+        # leaves ties in that order, so it needs no tie-break key.
+        for position, model, static in screened:
             if static is not None:
-                rejected.append(static)
+                rejected.append((position, static))
                 continue
             verdict = judge(model, request, policy, rules, shared)
             if isinstance(verdict, Candidate):
                 candidates.append(verdict)
             else:
-                rejected.append(verdict)
-        rank = rules.rank
-        candidates.sort(key=lambda c: (c.score, -rank[c.model], c.model))
-        return tuple(candidates), tuple(rejected)
+                rejected.append((position, verdict))
+        candidates.sort(key=_SCORE)
+        rejected.sort(key=_POSITION)  # back to catalog order
+        return tuple(candidates), tuple(r for _, r in rejected)
 
     def _judge(
         self, model: ModelSpec, request: Request, policy: Policy, rules: _Rules, shared: SharedWork
@@ -126,17 +131,19 @@ class Selector:
 
     def _screened(
         self, policy: Policy, required: frozenset[str], roles: frozenset[str]
-    ) -> tuple[_Rules, list[tuple[ModelSpec, Rejection | None]]]:
-        """The policy's rules and each model's size-independent rejection (None: it passed),
-        cached per policy."""
+    ) -> tuple[_Rules, list[tuple[int, ModelSpec, Rejection | None]]]:
+        """The policy's rules and each model's catalog position and size-independent rejection
+        (None: it passed), best quality first and then by id; cached per policy."""
         key = (policy, required, roles)
         found = self._screens.get(key)
         if found is None:
             rules = _Rules(self.catalog, policy, required, roles)
             screened = []
-            for model in self.catalog:
+            for position, model in enumerate(self.catalog):
                 reason = rules.static(model)
-                screened.append((model, None if reason is None else Rejection(model.id, *reason)))
+                static = None if reason is None else Rejection(model.id, *reason)
+                screened.append((position, model, static))
+            screened.sort(key=lambda entry: (-rules.rank[entry[1].id], entry[1].id))
             found = self._screens[key] = (rules, screened)
         return found
 
