@@ -131,6 +131,24 @@ def test_ties_break_by_quality_then_id(selector: Selector) -> None:
     assert order.index("qwen:qwen-vl-plus") + 1 == order.index("qwen:qwen-vl-plus-latest")
 
 
+def test_order_is_score_then_quality_then_id_and_rejections_keep_catalog_order(
+    selector: Selector,
+) -> None:
+    """The ranked list is exactly sorted by (score, higher quality, id), whatever the order the
+    models were judged in, and rejections come in catalog order."""
+    catalog = selector.catalog
+    for request in (Request.from_prompt("hello"), Request.from_prompt("x " * 3000)):
+        decision = selector.route(request)
+        keys = [
+            (c.score, -catalog.quality_rank(catalog.get(c.model).quality), c.model)
+            for c in decision.candidates
+        ]
+        assert keys == sorted(keys)
+        positions = {model.id: n for n, model in enumerate(catalog)}
+        order = [positions[r.model] for r in decision.rejected]
+        assert order == sorted(order)
+
+
 def test_budget_seam_rejects_what_budgets_cannot_cover(selector: Selector) -> None:
     """An allowance below a candidate's worst case rejects it with reason 'budget'."""
     request = Request.from_prompt("hello", max_tokens=500)
