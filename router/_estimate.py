@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 
 import attrs
 
-from pricing import Catalog, ModelSpec, amounts
+from pricing import Catalog, ImageRule, ModelSpec, amounts
 
 from ._imagetokens import ImageQuery, image_tokens
 from ._request import ImagePart, Request
@@ -240,16 +240,25 @@ class Estimator:
         estimate = cache.get(key)
         if estimate is None:
             part, query = at
-            estimate = cache[key] = PartEstimate(
-                m_index,
-                p_index,
-                "image",
-                image_tokens(model.image_rule, query),
-                part.source,
-                part.width,
-                part.height,
+            estimate = cache[key] = _image_estimate(
+                model.image_rule, query, m_index, p_index, part.source, part.width, part.height
             )
         return estimate
+
+
+@functools.lru_cache(maxsize=4096)
+def _image_estimate(
+    rule: ImageRule,
+    query: ImageQuery,
+    m_index: int,
+    p_index: int,
+    source: str,
+    width: int | None,
+    height: int | None,
+) -> PartEstimate:
+    """An image part's estimate under a rule: a value, memoised like the tokens it carries (the
+    same image at the same place in a request costs a lookup next time)."""
+    return PartEstimate(m_index, p_index, "image", image_tokens(rule, query), source, width, height)
 
 
 @functools.lru_cache(maxsize=1024)
