@@ -101,7 +101,7 @@ class SharedWork:
     images: dict[object, PartEstimate] = attrs.Factory(dict)
     tokens: dict[int, _Input] = attrs.Factory(dict)
     outputs: dict[int, TokenRange] = attrs.Factory(dict)
-    costs: dict[tuple[int, int, int], CostRange] = attrs.Factory(dict)
+    costs: dict[int, tuple[_Input, TokenRange, CostRange]] = attrs.Factory(dict)
     layout: _Layout | None = None
 
 
@@ -145,40 +145,39 @@ class Estimator:
         kind = self._kinds.get((spec.id, request.thinking))
         if kind is None or self._kinds_prior is not self.output_prior:
             kind = self._kind(spec, request)
-        prior, inputs, outputs, prices = kind
-        tokens = work.tokens.get(inputs)
-        if tokens is None:
-            tokens = work.tokens[inputs] = self._input_tokens(request, spec, work)
-        output = work.outputs.get(outputs)
-        if output is None:
-            output = work.outputs[outputs] = _output_range(request, spec, prior)
-        total, parts, overhead = tokens
-        cost = work.costs.get((inputs, outputs, prices))
-        if cost is None:
+        prior, inputs, outputs, priced = kind
+        found = work.costs.get(priced)
+        if found is None:
+            tokens = work.tokens.get(inputs)
+            if tokens is None:
+                tokens = work.tokens[inputs] = self._input_tokens(request, spec, work)
+            output = work.outputs.get(outputs)
+            if output is None:
+                output = work.outputs[outputs] = _output_range(request, spec, prior)
+            total = tokens[0]
             _, low_in, low_out = amounts(spec, total.low, output.low)
             _, expected_in, expected_out = amounts(spec, total.expected, output.expected)
             _, high_in, high_out = amounts(spec, total.high, output.high)
-            cost = work.costs[inputs, outputs, prices] = CostRange(
-                low_in + low_out, expected_in + expected_out, high_in + high_out
-            )
+            cost = CostRange(low_in + low_out, expected_in + expected_out, high_in + high_out)
+            found = work.costs[priced] = (tokens, output, cost)
+        (total, parts, overhead), output, cost = found
         return Estimate(spec.id, total, output, cost, parts, overhead)
 
     def _kind(self, spec: ModelSpec, request: Request) -> tuple[int, int, int, int]:
         """The model's output prior for this request, and numbers naming its kind of input
         (tokenizer, image rule), of output (default max_tokens, prior) and of prices (its
-        tiers): models alike in one share those tokens, and in all three, the cost. Looked up
-        once per model and thinking switch, for the estimator's prior."""
+        tiers), the last as one number: models alike in one share those tokens, and in all
+        three, the cost. Looked up once per model and thinking switch, for the estimator's
+        prior."""
         if self._kinds_prior is not self.output_prior:  # replaced: look up afresh
             self._kinds_prior, self._kinds = self.output_prior, {}
         found = self._kinds.get((spec.id, request.thinking))
         if found is None:
             prior = self.output_prior.per_choice(spec, request)
-            found = self._kinds[spec.id, request.thinking] = (
-                prior,
-                _kind_id(("in", spec.tokenizer, spec.image_rule)),
-                _kind_id(("out", spec.defaults.max_tokens, prior)),
-                _kind_id(("prices", spec.tiers)),
-            )
+            inputs = _kind_id(("in", spec.tokenizer, spec.image_rule))
+            outputs = _kind_id(("out", spec.defaults.max_tokens, prior))
+            priced = _kind_id(("priced", inputs, outputs, spec.tiers))
+            found = self._kinds[spec.id, request.thinking] = (prior, inputs, outputs, priced)
         return found
 
     def _input_tokens(self, request: Request, spec: ModelSpec, work: SharedWork) -> _Input:
