@@ -130,7 +130,8 @@ class Estimator:
         self.text = text if text is not None else TextEstimator()
         self.output_prior = output_prior if output_prior is not None else OutputPrior()
         self._kinds_prior: OutputPrior | None = None
-        self._kinds: dict[tuple[str, bool], tuple[int, int, int, int]] = {}
+        #: request.thinking -> model id -> (prior, input kind, output kind, priced kind)
+        self._kinds: dict[bool, dict[str, tuple[int, int, int, int]]] = {False: {}, True: {}}
 
     def estimate(
         self, request: Request, model: str | ModelSpec, shared: SharedWork | None = None
@@ -142,7 +143,7 @@ class Estimator:
         model is then priced."""
         spec = model if isinstance(model, ModelSpec) else self.catalog.get(model)
         work = shared if shared is not None else SharedWork()
-        kind = self._kinds.get((spec.id, request.thinking))
+        kind = self._kinds[request.thinking].get(spec.id)
         if kind is None or self._kinds_prior is not self.output_prior:
             kind = self._kind(spec, request)
         prior, inputs, outputs, priced = kind
@@ -170,14 +171,14 @@ class Estimator:
         three, the cost. Looked up once per model and thinking switch, for the estimator's
         prior."""
         if self._kinds_prior is not self.output_prior:  # replaced: look up afresh
-            self._kinds_prior, self._kinds = self.output_prior, {}
-        found = self._kinds.get((spec.id, request.thinking))
+            self._kinds_prior, self._kinds = self.output_prior, {False: {}, True: {}}
+        found = self._kinds[request.thinking].get(spec.id)
         if found is None:
             prior = self.output_prior.per_choice(spec, request)
             inputs = _kind_id(("in", spec.tokenizer, spec.image_rule))
             outputs = _kind_id(("out", spec.defaults.max_tokens, prior))
             priced = _kind_id(("priced", inputs, outputs, spec.tiers))
-            found = self._kinds[spec.id, request.thinking] = (prior, inputs, outputs, priced)
+            found = self._kinds[request.thinking][spec.id] = (prior, inputs, outputs, priced)
         return found
 
     def _input_tokens(self, request: Request, spec: ModelSpec, work: SharedWork) -> _Input:

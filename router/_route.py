@@ -94,40 +94,30 @@ class Selector:
         candidates: list[Candidate] = []
         rejected: list[tuple[int, Rejection]] = []
         shared = SharedWork()
-        judge = self._judge
+        estimate_on, fit = self.estimator.estimate, rules.fit
+        by_expected = policy.objective == "expected"
         # ``screened`` runs best quality first, then by id: the stable sort by score below
         # leaves ties in that order, so it needs no tie-break key.
         for position, model, static in screened:
             if static is not None:
                 rejected.append((position, static))
                 continue
-            verdict = judge(model, request, policy, rules, shared)
-            if isinstance(verdict, Candidate):
-                candidates.append(verdict)
-            else:
-                rejected.append((position, verdict))
+            try:
+                estimate = estimate_on(request, model, shared)
+            except NoTierError as exc:
+                rejected.append((position, _no_tier(model, exc)))
+                continue
+            reason = fit(model, request, estimate)
+            if reason is not None:
+                rejected.append((position, Rejection(model.id, *reason)))
+                continue
+            cost = estimate.cost
+            candidates.append(
+                Candidate(model.id, estimate, cost.expected if by_expected else cost.high)
+            )
         candidates.sort(key=_SCORE)
         rejected.sort(key=_POSITION)  # back to catalog order
         return tuple(candidates), tuple(r for _, r in rejected)
-
-    def _judge(
-        self, model: ModelSpec, request: Request, policy: Policy, rules: _Rules, shared: SharedWork
-    ) -> Candidate | Rejection:
-        """Estimate the request on a model that passed the static checks; fit or reject it."""
-        try:
-            estimate = self.estimator.estimate(request, model, shared)
-        except NoTierError as exc:
-            return Rejection(
-                model.id,
-                "tier",
-                f"no price tier covers {exc.input_tokens:,} input tokens "
-                f"(the last ends at {exc.max_input_tokens:,})",
-            )
-        reason = rules.fit(model, request, estimate)
-        if reason is not None:
-            return Rejection(model.id, *reason)
-        score = estimate.cost.expected if policy.objective == "expected" else estimate.cost.high
-        return Candidate(model.id, estimate, score)
 
     def _screened(
         self, policy: Policy, required: frozenset[str], roles: frozenset[str]
@@ -146,6 +136,15 @@ class Selector:
             screened.sort(key=lambda entry: (-rules.rank[entry[1].id], entry[1].id))
             found = self._screens[key] = (rules, screened)
         return found
+
+
+def _no_tier(model: ModelSpec, exc: NoTierError) -> Rejection:
+    return Rejection(
+        model.id,
+        "tier",
+        f"no price tier covers {exc.input_tokens:,} input tokens "
+        f"(the last ends at {exc.max_input_tokens:,})",
+    )
 
 
 def _apply_allowance(

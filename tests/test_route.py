@@ -208,3 +208,14 @@ def test_assistant_turns_rule_out_qwen(selector: Selector) -> None:
     assert all(not c.model.startswith("qwen:") for c in decision.candidates)
     single = selector.route(Request.from_prompt("Describe a cat.", system="Be brief."))
     assert any(c.model.startswith("qwen:") for c in single.candidates)
+
+
+def test_a_prompt_past_the_last_tier_is_rejected_for_tier(selector: Selector) -> None:
+    """Qwen3-VL prices up to 256,000 input tokens in a 262,144-token window: a prompt whose
+    high estimate passes the last tier is rejected with code "tier", naming the bound."""
+    huge = Request.from_prompt(PARAGRAPH * 8200, max_tokens=100)
+    with pytest.raises(NoModelQualifiesError) as info:
+        selector.route(huge, Policy(models=frozenset({"qwen:qwen3-vl-plus"})))
+    reasons = {r.model: r for r in info.value.rejected}
+    assert reasons["qwen:qwen3-vl-plus"].code == "tier"
+    assert "256,000" in reasons["qwen:qwen3-vl-plus"].reason
