@@ -105,14 +105,9 @@ class SharedWork:
     layout: _Layout | None = None
 
 
-@attrs.frozen
-class _TextWork:
-    parts: dict[tuple[int, int], PartEstimate]
-    ordered: tuple[PartEstimate, ...]
-    low: int
-    expected: int
-    high: int
-    overhead: int
+#: A request's text parts under one family: by (message, part), in order, their summed low,
+#: expected and high, and the chat overhead. A plain tuple: it is built once per family a route.
+_TextWork = tuple[dict[tuple[int, int], PartEstimate], tuple[PartEstimate, ...], int, int, int, int]
 
 
 class Estimator:
@@ -189,22 +184,23 @@ class Estimator:
         text = work.texts.get(spec.tokenizer)
         if text is None:
             text = work.texts[spec.tokenizer] = self._text_work(request, spec.tokenizer, layout)
-        low = text.low + text.overhead
-        expected = text.expected + text.overhead
-        high = text.high + text.overhead
+        by_place, ordered, low, expected, high, overhead = text
+        low += overhead
+        expected += overhead
+        high += overhead
         if not layout.images:
-            return TokenRange(low, expected, high), text.ordered, text.overhead
+            return TokenRange(low, expected, high), ordered, overhead
         parts = []
         for m_index, p_index, _, at in layout.parts:
             if at is None:
-                parts.append(text.parts[m_index, p_index])
+                parts.append(by_place[m_index, p_index])
                 continue
             image = self._image_part(at, spec, work.images, m_index, p_index)
             low += image.tokens.low
             expected += image.tokens.expected
             high += image.tokens.high
             parts.append(image)
-        return TokenRange(low, expected, high), tuple(parts), text.overhead
+        return TokenRange(low, expected, high), tuple(parts), overhead
 
     def estimate_many(self, request: Request, models: Iterable[ModelSpec]) -> list[Estimate]:
         shared = SharedWork()
@@ -225,7 +221,7 @@ class Estimator:
                 expected += tokens.expected
                 high += tokens.high
         overhead = self.text.overhead(family, len(request.messages), layout.names)
-        return _TextWork(parts, tuple(parts.values()), low, expected, high, overhead)
+        return parts, tuple(parts.values()), low, expected, high, overhead
 
     def _image_part(
         self,
