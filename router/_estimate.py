@@ -21,8 +21,8 @@ from ._text import TextEstimator
 from ._values import CostRange, TokenRange
 
 #: Every kind of input (tokenizer, image rule), of output (default max_tokens, output prior) and
-#: of prices (tiers) seen → a number unique in the process, so SharedWork keys its tokens by a small int. ``next`` on a count is
-#: atomic, so two threads never give two kinds one number.
+#: of prices (tiers) seen → a number unique in the process, so SharedWork keys its work by a
+#: small int. ``next`` on a count is atomic, so two threads never give two kinds one number.
 _KIND_IDS: dict[tuple[object, ...], int] = {}
 _NEXT_KIND = itertools.count()
 
@@ -80,6 +80,9 @@ class Estimate:
         return tuple(p for p in self.parts if p.kind == "image")
 
 
+#: A model's spec, output prior, and the numbers of its input, output and priced kinds.
+_Kind = tuple[ModelSpec, int, int, int, int]
+
 #: Input tokens of a request for a kind of model: total, per-part breakdown, chat overhead.
 _Input = tuple[TokenRange, tuple[PartEstimate, ...], int]
 
@@ -125,8 +128,8 @@ class Estimator:
         self.text = text if text is not None else TextEstimator()
         self.output_prior = output_prior if output_prior is not None else OutputPrior()
         self._kinds_prior: OutputPrior | None = None
-        #: request.thinking -> model id -> (prior, input kind, output kind, priced kind)
-        self._kinds: dict[bool, dict[str, tuple[int, int, int, int]]] = {False: {}, True: {}}
+        #: request.thinking -> model id -> (its spec, prior, input, output and priced kinds)
+        self._kinds: dict[bool, dict[str, _Kind]] = {False: {}, True: {}}
 
     def estimate(
         self, request: Request, model: str | ModelSpec, shared: SharedWork | None = None
@@ -139,9 +142,9 @@ class Estimator:
         spec = model if isinstance(model, ModelSpec) else self.catalog.get(model)
         work = shared if shared is not None else SharedWork()
         kind = self._kinds[request.thinking].get(spec.id)
-        if kind is None or self._kinds_prior is not self.output_prior:
+        if kind is None or kind[0] is not spec or self._kinds_prior is not self.output_prior:
             kind = self._kind(spec, request)
-        prior, inputs, outputs, priced = kind
+        _, prior, inputs, outputs, priced = kind
         found = work.costs.get(priced)
         if found is None:
             tokens = work.tokens.get(inputs)
@@ -159,21 +162,21 @@ class Estimator:
         (total, parts, overhead), output, cost = found
         return Estimate(spec.id, total, output, cost, parts, overhead)
 
-    def _kind(self, spec: ModelSpec, request: Request) -> tuple[int, int, int, int]:
+    def _kind(self, spec: ModelSpec, request: Request) -> _Kind:
         """The model's output prior for this request, and numbers naming its kind of input
         (tokenizer, image rule), of output (default max_tokens, prior) and of prices (its
         tiers), the last as one number: models alike in one share those tokens, and in all
-        three, the cost. Looked up once per model and thinking switch, for the estimator's
-        prior."""
+        three, the cost. Looked up once per model spec (a spec changed with ``attrs.evolve``
+        is another) and thinking switch, for the estimator's prior."""
         if self._kinds_prior is not self.output_prior:  # replaced: look up afresh
             self._kinds_prior, self._kinds = self.output_prior, {False: {}, True: {}}
         found = self._kinds[request.thinking].get(spec.id)
-        if found is None:
+        if found is None or found[0] is not spec:
             prior = self.output_prior.per_choice(spec, request)
             inputs = _kind_id(("in", spec.tokenizer, spec.image_rule))
             outputs = _kind_id(("out", spec.defaults.max_tokens, prior))
             priced = _kind_id(("priced", inputs, outputs, spec.tiers))
-            found = self._kinds[request.thinking][spec.id] = (prior, inputs, outputs, priced)
+            found = self._kinds[request.thinking][spec.id] = (spec, prior, inputs, outputs, priced)
         return found
 
     def _input_tokens(self, request: Request, spec: ModelSpec, work: SharedWork) -> _Input:

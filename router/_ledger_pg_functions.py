@@ -35,14 +35,17 @@ _RESERVED = """
                 AND h.expires_at > p_now AND h.call_id <> p_call), 0)
 """
 
-RESERVE = f"""
-CREATE OR REPLACE FUNCTION costrouter_reserve(
+#: What every version of ``costrouter_reserve`` takes and returns (the Python side reads it).
+_RESERVE_SIGNATURE = """CREATE OR REPLACE FUNCTION costrouter_reserve(
     p_call text, p_amount bigint, p_tags jsonb, p_now double precision, p_expires double precision
 ) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
                  spent bigint, reserved bigint)
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
-DECLARE
+"""
+
+RESERVE = f"""
+{_RESERVE_SIGNATURE}DECLARE
     refused boolean;
 BEGIN
     -- Lock every matching window's spend row (creating it if new), in key order.
@@ -116,13 +119,7 @@ $$
 #: spend rows are locked with ``FOR UPDATE`` (version 2 rewrote each row to lock it, leaving a
 #: dead row version per call), and spend and holds are read in one statement.
 RESERVE_ARRAYS = f"""
-CREATE OR REPLACE FUNCTION costrouter_reserve(
-    p_call text, p_amount bigint, p_tags jsonb, p_now double precision, p_expires double precision
-) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
-                 spent bigint, reserved bigint)
-LANGUAGE plpgsql VOLATILE AS $$
-#variable_conflict use_column
-DECLARE
+{_RESERVE_SIGNATURE}DECLARE
     k_scope text[];
     k_period text[];
     k_win text[];

@@ -72,6 +72,30 @@ def test_estimate_many_equals_one_by_one(estimator: Estimator) -> None:
     assert together == [estimator.estimate(REQUEST, m) for m in models]
 
 
+def test_a_changed_spec_is_estimated_as_it_is_now(estimator: Estimator) -> None:
+    """A spec with the id of a catalog model but other prices, tokenizer or output limit (made
+    with attrs.evolve, or from an overlay) is estimated by what it says, not by what an earlier
+    spec of that id said; estimating many at once agrees with one by one."""
+    import attrs
+
+    base = Catalog.bundled().get("gpt:gpt-4o")
+    before = estimator.estimate(REQUEST, base)
+    tier = attrs.evolve(base.tiers[0], input_rate=base.tiers[0].input_rate * 3)
+    dearer = attrs.evolve(base, tiers=(tier, *base.tiers[1:]))
+    other = attrs.evolve(
+        base, tokenizer="gemma3", defaults=attrs.evolve(base.defaults, max_tokens=7)
+    )
+    for spec in (dearer, other, base):
+        estimate = estimator.estimate(REQUEST, spec)
+        tokens_in, tokens_out = estimate.input_tokens.high, estimate.output_tokens.high
+        assert estimate.cost.high == price_tokens(spec, tokens_in, tokens_out).total
+    assert estimator.estimate(REQUEST, dearer).cost.expected > before.cost.expected
+    assert estimator.estimate(REQUEST, other).output_tokens.high == 7
+    assert estimator.estimate_many(REQUEST, [base, dearer, other]) == [
+        estimator.estimate(REQUEST, spec) for spec in (base, dearer, other)
+    ]
+
+
 def test_tier_follows_each_bound(estimator: Estimator) -> None:
     """Near a tier bound, low and high may be priced at different tiers, each at its own."""
     spec = Catalog.bundled().get("qwen:qwen3-vl-plus")
