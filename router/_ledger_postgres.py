@@ -78,7 +78,9 @@ class PostgresLedger(SQLLedger):
         return "PostgresLedger(<url hidden>)"
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
+    def _transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        """Under MVCC every transaction reads a snapshot without blocking writers, so ``write``
+        changes nothing here."""
         try:
             with self._pool.connection() as connection, connection.transaction():
                 yield _QmarkCursor(connection.cursor())

@@ -45,9 +45,10 @@ class SQLLedger(Ledger):
     extra_migrations: tuple[tuple[int, tuple[str, ...]], ...] = ()
 
     @abc.abstractmethod
-    def _transaction(self) -> AbstractContextManager[Cursor]:
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
         """A cursor inside one transaction: committed on success, rolled back on error, and
-        with driver errors re-raised as LedgerError."""
+        with driver errors re-raised as LedgerError. ``write=False`` promises only reads: one
+        consistent snapshot that need not wait for (or hold up) writers."""
 
     def migrate(self, cur: Cursor) -> None:
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
@@ -92,7 +93,7 @@ class SQLLedger(Ledger):
         return budget  # type: ignore[no-any-return]  # the cache holds only Budget values
 
     def budgets(self) -> list[Budget]:
-        with self._transaction() as cur:
+        with self._transaction(write=False) as cur:
             return self._budgets(cur)
 
     def _entries(
@@ -122,7 +123,7 @@ class SQLLedger(Ledger):
         ]
 
     def status(self, now: float) -> list[BudgetStatus]:
-        with self._transaction() as cur:
+        with self._transaction(write=False) as cur:
             return self._entries(cur, self._budgets(cur), now, "")
 
     def reserve(
@@ -207,7 +208,7 @@ class SQLLedger(Ledger):
         condition = " AND ".join(where)
         groups = [self._group_expr(g) for g in query.by]
         width = len(groups)
-        with self._transaction() as cur:
+        with self._transaction(write=False) as cur:
             if groups:  # one scan: the total is the exact sum of the groups
                 ordinals = ", ".join(str(i) for i in range(1, width + 1))
                 rows = [
@@ -248,7 +249,7 @@ class SQLLedger(Ledger):
             cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
 
     def rows(self) -> list[LedgerRow]:
-        with self._transaction() as cur:
+        with self._transaction(write=False) as cur:
             return [row_from(r) for r in cur.execute(SELECT_ROWS).fetchall()]
 
     def insert_rows(self, rows: Iterator[LedgerRow] | Sequence[LedgerRow]) -> None:

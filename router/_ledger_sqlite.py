@@ -105,10 +105,13 @@ class SQLiteLedger(SQLLedger):
         return local.handles  # type: ignore[no-any-return]  # set just above, per thread
 
     @contextmanager
-    def _transaction(self) -> Iterator[Cursor]:
+    def _transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        """A write transaction takes the write lock first (``BEGIN IMMEDIATE``); a read-only one
+        (status, reports, listings) reads a WAL snapshot, so a long report never holds up a
+        reservation, and a reservation never holds up a report."""
         connection, cur = self._connection()
         try:
-            cur.execute("BEGIN IMMEDIATE")
+            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
             raise LedgerError(f"the ledger {self.path!r} is not writable: {exc}") from exc
         try:
