@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 import pytest
-from PIL import Image
 
 from pricing import Catalog, price_tokens
 from router._estimate import Estimator, OutputPrior
 from router._request import Request
 
-
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height)).save(buffer, "PNG")
-    return buffer.getvalue()
+from .images import png
 
 
 @pytest.fixture(scope="module")

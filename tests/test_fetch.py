@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 import requests
 import responses
-from PIL import Image
 
 from router._fetch import ImageFetchError, fetch_image, fetch_images
 from router._request import Request
 
+from .images import encoded
+
 URL = "https://images.example.com/cat.jpg"
-
-
-def jpeg(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height)).save(buffer, "JPEG")
-    return buffer.getvalue()
 
 
 @responses.activate
 def test_fetched_image_is_measured() -> None:
     """A fetched URL gets its real size and MIME type; the URL stays its source."""
-    responses.get(URL, body=jpeg(800, 600), content_type="image/jpeg")
+    responses.get(URL, body=encoded(800, 600, "JPEG"), content_type="image/jpeg")
     request = fetch_images(Request.from_prompt("what?", [URL]))
     image = request.images[0]
     assert (image.source, image.width, image.height, image.mime_type) == (
@@ -56,7 +50,7 @@ def test_size_cap_and_http_errors() -> None:
 @responses.activate
 def test_every_request_has_a_timeout() -> None:
     """The download passes explicit connect and read timeouts."""
-    responses.get(URL, body=jpeg(8, 8))
+    responses.get(URL, body=encoded(8, 8, "JPEG"))
     seen: list[object] = []
 
     class Recording(requests.Session):

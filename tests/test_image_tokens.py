@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
-from PIL import Image
 
 from pricing import Catalog
 from router._estimate import Estimator
 from router._imagetokens import ImageQuery, image_tokens
 from router._request import Request
+
+from .images import png
 
 # (model, width, height, detail, media_resolution, expected, (low, high) when uncertain)
 CASES = [
@@ -88,15 +87,9 @@ def test_unknown_size_spans_rule_minimum_to_maximum(
     assert (tokens.low, tokens.expected, tokens.high) == (low, high, high)
 
 
-def _png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 20, 30)).save(buffer, "PNG")
-    return buffer.getvalue()
-
-
 def test_real_image_bytes_are_measured_from_the_header(catalog: Catalog) -> None:
     """A real PNG's header gives its size; the estimate uses each model's rule on it."""
-    request = Request.from_prompt("", [_png(2048, 4096)])
+    request = Request.from_prompt("", [png(2048, 4096)])
     part = request.images[0]
     assert (part.width, part.height, part.mime_type) == (2048, 4096, "image/png")
     estimator = Estimator(catalog)

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from router import InputError
 from router._images import ImageError, read_header
 from router._request import ImagePart, Request, TextPart
 
-
-def png(width: int = 64, height: int = 32) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height)).save(buffer, "PNG")
-    return buffer.getvalue()
+from .images import encoded, png
 
 
 def test_from_openai_with_string_and_parts() -> None:
@@ -130,10 +124,8 @@ def test_not_an_image_names_the_part(tmp_path: Path) -> None:
 
 def test_unsupported_format_is_refused() -> None:
     """An image format the gateway does not take (here ICO) is refused with the supported list."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (16, 16)).save(buffer, "ICO")
     with pytest.raises(ImageError, match="ICO images are not supported"):
-        read_header(buffer.getvalue())
+        read_header(encoded(16, 16, "ICO"))
 
 
 @pytest.mark.parametrize(

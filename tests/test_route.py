@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from decimal import Decimal
 
 import pytest
-from PIL import Image
 
 from pricing import Catalog, ModelSpec, price_tokens, tier_for
 from router import InputError, Request
@@ -14,17 +12,13 @@ from router._estimate import Estimator
 from router._policy import NoModelQualifiesError, Policy
 from router._route import Selector
 
+from .images import png
+
 PARAGRAPH = (
     "The quarterly report lists revenue, costs and margins for each region, and the notes "
     "explain why the northern office spent more on travel than planned. "
 )
 LONG = Request.from_prompt(PARAGRAPH * 4500, max_tokens=1000)  # about 130,000-145,000 tokens
-
-
-def png(width: int, height: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height)).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
