@@ -34,9 +34,11 @@ def fetch_image(
     """The bytes at ``url``, at most ``max_bytes`` of them, or :class:`ImageFetchError`."""
     import requests
 
-    http = session if session is not None else requests.Session()
+    if session is None:  # one of our own, closed when done
+        with requests.Session() as own:
+            return fetch_image(url, session=own, max_bytes=max_bytes, timeout=timeout)
     try:
-        with http.get(url, stream=True, timeout=timeout) as response:
+        with session.get(url, stream=True, timeout=timeout) as response:
             if response.status_code != 200:
                 raise ImageFetchError(f"fetching {url} answered HTTP {response.status_code}")
             declared = response.headers.get("Content-Length")
@@ -62,7 +64,13 @@ def fetch_images(
     max_bytes: int = DEFAULT_MAX_BYTES,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT,
 ) -> Request:
-    """The request with every remote image downloaded and measured (the URL stays the source)."""
+    """The request with every remote image downloaded and measured (the URL stays the source).
+    Without a ``session``, one is opened for all the request's images and closed after."""
+    if session is None and any(p.is_remote and p.data is None for p in request.images):
+        import requests
+
+        with requests.Session() as own:
+            return fetch_images(request, session=own, max_bytes=max_bytes, timeout=timeout)
     messages = []
     for number, message in enumerate(request.messages, start=1):
         parts: list[Part] = []

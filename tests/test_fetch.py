@@ -60,3 +60,32 @@ def test_every_request_has_a_timeout() -> None:
 
     fetch_image(URL, session=Recording(), timeout=(1.0, 2.0))
     assert seen == [(1.0, 2.0)]
+
+
+@responses.activate
+def test_without_a_session_one_is_opened_per_request_and_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two remote images of one request share one session of ours, closed afterwards."""
+    responses.get(URL, body=encoded(8, 8, "JPEG"))
+    responses.get(URL + "?2", body=encoded(8, 8, "JPEG"))
+    opened: list[Tracked] = []
+
+    class Tracked(requests.Session):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gets, self.closed = 0, False
+            opened.append(self)
+
+        def get(self, url: str | bytes, **kwargs: Any) -> requests.Response:
+            self.gets += 1
+            return super().get(url, **kwargs)
+
+        def close(self) -> None:
+            self.closed = True
+            super().close()
+
+    monkeypatch.setattr(requests, "Session", Tracked)
+    request = fetch_images(Request.from_prompt("x", [URL, URL + "?2"]))
+    assert [p.width for p in request.images] == [8, 8]
+    assert [(s.gets, s.closed) for s in opened] == [(2, True)]
