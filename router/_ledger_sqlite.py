@@ -98,6 +98,7 @@ class SQLiteLedger(SQLLedger):
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
                 connection.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+                # After a checkpoint, a WAL that readers let grow past twice that is cut back.
                 connection.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_PAGES * 8192}")
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot open the ledger {self.path!r}: {exc}") from exc
@@ -113,7 +114,8 @@ class SQLiteLedger(SQLLedger):
         try:
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         except sqlite3.Error as exc:
-            raise LedgerError(f"the ledger {self.path!r} is not writable: {exc}") from exc
+            access = "writable" if write else "readable"
+            raise LedgerError(f"the ledger {self.path!r} is not {access}: {exc}") from exc
         try:
             yield cur
         except sqlite3.Error as exc:
