@@ -3,7 +3,9 @@
 psycopg 3 with a connection pool (the ``postgres`` extra). A reservation locks the spend row of
 each budget window it checks (``SELECT ... FOR UPDATE``, in a fixed order, so two reservations
 never deadlock) before reading spend and holds: concurrent reservations on one budget queue up
-behind each other inside the database. Migrations run under an advisory lock.
+behind each other inside the database. Settlements append their cost to ``spend_deltas``
+instead of updating those rows, so they never wait in that queue. Migrations run under an
+advisory lock.
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class _QmarkCursor:
 class PostgresLedger(SQLLedger):
     scheme = "postgresql"
     extra_migrations = FUNCTIONS
+    #: The spend row plus the deltas not yet folded into it (``_ledger_pg_functions``).
+    _spent_sql = (
+        "(COALESCE((SELECT s.spent_nusd FROM budget_spend s "
+        "WHERE s.scope = k.scope AND s.period = k.period AND s.win = k.win), 0) + "
+        "COALESCE((SELECT SUM(d.spent_nusd) FROM spend_deltas d "
+        "WHERE d.scope = k.scope AND d.period = k.period AND d.win = k.win), 0))"
+    )
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
         try:

@@ -43,6 +43,11 @@ class SQLLedger(Ledger):
     _parsed: dict[tuple[Any, ...], Budget]
     #: Migrations only this backend needs, numbered after the shared ones.
     extra_migrations: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    #: A window ``k``'s settled spend, as SQL (NULL for none).
+    _spent_sql = (
+        "(SELECT s.spent_nusd FROM budget_spend s "
+        "WHERE s.scope = k.scope AND s.period = k.period AND s.win = k.win)"
+    )
 
     @abc.abstractmethod
     def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
@@ -109,8 +114,7 @@ class SQLLedger(Ledger):
             tuple(r[:3]): (int(r[3] or 0), int(r[4] or 0))
             for r in cur.execute(
                 f"WITH k (scope, period, win) AS (VALUES {_values(len(keys), 3)}) "
-                "SELECT k.scope, k.period, k.win, (SELECT s.spent_nusd FROM budget_spend s "
-                "WHERE s.scope = k.scope AND s.period = k.period AND s.win = k.win), "
+                f"SELECT k.scope, k.period, k.win, {self._spent_sql}, "
                 "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
                 "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
                 "AND h.call_id <> ?) FROM k",

@@ -57,7 +57,10 @@ class LedgerMachine(RuleBasedStateMachine):
         self.rows: dict[str, Decimal] = {}
         self.now = 1_000_000.0
         self.counter = 0
-        for table in ("calls", "holds", "budget_spend", "budgets"):
+        tables = ["calls", "holds", "budget_spend", "budgets"]
+        if getattr(self.ledger, "scheme", "") == "postgresql":
+            tables.append("spend_deltas")  # settled costs not yet folded into budget_spend
+        for table in tables:
             self._wipe(table)
 
     def _wipe(self, table: str) -> None:
