@@ -126,8 +126,8 @@ END;
 $$
 """
 
-#: Version 3's opening, shared by later versions: match the budgets once into sorted arrays,
-#: create missing spend rows, and lock every matching row in key order.
+#: Version 3's variables and opening, shared by later versions: ``_LOCK`` matches the budgets
+#: once into sorted arrays, creates missing spend rows, and locks every matching row in key order.
 _DECLARE_ARRAYS = """DECLARE
     k_scope text[];
     k_period text[];
@@ -139,9 +139,7 @@ _DECLARE_ARRAYS = """DECLARE
     k_reserved bigint[];
     i integer;
 """
-_LOCK_WINDOWS = (
-    _DECLARE_ARRAYS
-    + f"""BEGIN
+_LOCK = f"""BEGIN
     SELECT array_agg(m.scope ORDER BY m.scope, m.period),
            array_agg(m.period ORDER BY m.scope, m.period),
            array_agg(m.win ORDER BY m.scope, m.period),
@@ -164,7 +162,6 @@ _LOCK_WINDOWS = (
      ORDER BY s.scope, s.period, s.win
        FOR UPDATE;
 """
-)
 
 #: Version 3's ending, shared by later versions: return the rows, refuse or write the holds.
 _CHECK = """    RETURN QUERY SELECT * FROM unnest(k_scope, k_period, k_win, k_limit, k_soft, k_tz, k_spent,
@@ -182,14 +179,13 @@ _CHECK = """    RETURN QUERY SELECT * FROM unnest(k_scope, k_period, k_win, k_li
 _END = """END;
 $$
 """
-_CHECK_AND_HOLD = _CHECK + _END
 
 #: Version 3 of ``costrouter_reserve``, same contract: the matching budgets are computed once
 #: into arrays (version 2 evaluated the match four times and the holds sum twice), existing
 #: spend rows are locked with ``FOR UPDATE`` (version 2 rewrote each row to lock it, leaving a
 #: dead row version per call), and spend and holds are read in one statement.
 RESERVE_ARRAYS = f"""
-{_RESERVE_SIGNATURE}{_LOCK_WINDOWS}    -- A later statement, so a snapshot taken after the locks were granted: it sees every hold
+{_RESERVE_SIGNATURE}{_DECLARE_ARRAYS}{_LOCK}    -- A later statement, so a snapshot taken after the locks were granted: it sees every hold
     -- and every spend committed by whoever held them before us.
     SELECT array_agg(s.spent_nusd ORDER BY u.n),
            array_agg(COALESCE((SELECT SUM(h.amount_nusd) FROM holds h
@@ -199,7 +195,7 @@ RESERVE_ARRAYS = f"""
       INTO k_spent, k_reserved
       FROM unnest(k_scope, k_period, k_win) WITH ORDINALITY AS u(scope, period, win, n)
       JOIN budget_spend s ON s.scope = u.scope AND s.period = u.period AND s.win = u.win;
-{_CHECK_AND_HOLD}"""
+{_CHECK}{_END}"""
 
 #: PostgreSQL only (migration 4): a settlement's cost lands here, one row per budget window,
 #: instead of on the window's spend row. Reservations lock the spend rows; a settlement that
@@ -220,7 +216,7 @@ FOLD_AFTER = 32
 #: the rows it deletes, so it is exact whatever settled meanwhile.
 RESERVE_FOLDING = f"""
 {_RESERVE_RETURNS}{_GENERIC}{_PLPGSQL}{_DECLARE_ARRAYS}    unfolded bigint;
-{_LOCK_WINDOWS[len(_DECLARE_ARRAYS) :]}    WITH k AS (
+{_LOCK}    WITH k AS (
         SELECT * FROM unnest(k_scope, k_period, k_win) WITH ORDINALITY AS u(scope, period, win, n)
     )
     SELECT array_agg(s.spent_nusd + COALESCE(d.total, 0) ORDER BY k.n),

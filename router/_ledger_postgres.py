@@ -53,8 +53,7 @@ class PostgresLedger(SQLLedger):
     extra_migrations = FUNCTIONS
     #: The spend row plus the deltas not yet folded into it (``_ledger_pg_functions``).
     _spent_sql = (
-        "(COALESCE((SELECT s.spent_nusd FROM budget_spend s "
-        "WHERE s.scope = k.scope AND s.period = k.period AND s.win = k.win), 0) + "
+        f"(COALESCE({SQLLedger._spent_sql}, 0) + "
         "COALESCE((SELECT SUM(d.spent_nusd) FROM spend_deltas d "
         "WHERE d.scope = k.scope AND d.period = k.period AND d.win = k.win), 0))"
     )
