@@ -14,6 +14,7 @@ from ._version import __version__
 if _typing.TYPE_CHECKING:
     from ._budget import Budget, BudgetExceededError, BudgetStatus
     from ._client import Attempt, GatewayClient, RetryPolicy
+    from ._counters import LocalCounter, local_counter
     from ._estimate import Estimate, Estimator, OutputPrior, PartEstimate
     from ._fetch import ImageFetchError, fetch_image, fetch_images
     from ._gateway_errors import (
@@ -76,6 +77,7 @@ _LAZY = {
     "Ledger": "_ledger",
     "LedgerError": "_ledger",
     "LedgerRow": "_ledger",
+    "LocalCounter": "_counters",
     "MemoryLedger": "_ledger_memory",
     "Message": "_request",
     "NoModelQualifiesError": "_policy",
@@ -101,6 +103,7 @@ _LAZY = {
     "fetch_image": "_fetch",
     "fetch_images": "_fetch",
     "ledger_from_url": "_ledger",
+    "local_counter": "_counters",
     "read_header": "_images",
 }
 
@@ -134,6 +137,7 @@ __all__ = [
     "Ledger",
     "LedgerError",
     "LedgerRow",
+    "LocalCounter",
     "MemoryLedger",
     "Message",
     "NoModelQualifiesError",
@@ -161,6 +165,7 @@ __all__ = [
     "fetch_image",
     "fetch_images",
     "ledger_from_url",
+    "local_counter",
     "read_header",
 ]
 

@@ -73,7 +73,9 @@ def call_document(result: CallResult, tags: dict[str, str]) -> dict[str, Any]:
 
 
 def cmd_call(args: argparse.Namespace) -> int:
+    from ._cli_request import estimator_from_args
     from ._client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
+    from ._route import Selector
     from ._router import Router
 
     catalog = load_catalog(args)
@@ -87,7 +89,10 @@ def cmd_call(args: argparse.Namespace) -> int:
         api_key, base_url, timeout=(3.05, args.timeout), retry=RetryPolicy(attempts=args.retries)
     )
     ledger = open_ledger(args)
-    router = Router(catalog=catalog, client=client, base_url=base_url, ledger=ledger)
+    selector = Selector(catalog, estimator=estimator_from_args(args, catalog))
+    router = Router(
+        catalog=catalog, client=client, base_url=base_url, ledger=ledger, selector=selector
+    )
     policy = policy_from_args(args)
     try:
         result = _send(router, request, policy, tags, args)

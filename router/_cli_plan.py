@@ -17,7 +17,7 @@ from ._cli_common import (
     load_catalog,
     tokens_document,
 )
-from ._cli_request import request_from_args
+from ._cli_request import estimator_from_args, request_from_args
 from ._errors import InputError
 from ._table import render_table
 
@@ -26,12 +26,10 @@ if TYPE_CHECKING:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from ._estimate import Estimator
-
     catalog = load_catalog(args)
     model = catalog.get(args.model)
     request = request_from_args(args)
-    estimate = Estimator(catalog).estimate(request, model)
+    estimate = estimator_from_args(args, catalog).estimate(request, model)
     if args.json:
         _print_json(estimate_document(estimate))
         return 0
@@ -105,7 +103,8 @@ def cmd_route(args: argparse.Namespace) -> int:
         return remaining_for(statuses, call_tags(tags, spec.id))
 
     try:
-        decision = Selector(catalog).route(request, policy_from_args(args), allowance)
+        selector = Selector(catalog, estimator=estimator_from_args(args, catalog))
+        decision = selector.route(request, policy_from_args(args), allowance)
     except NoModelQualifiesError as exc:
         rejected = [_rejection(r) for r in exc.rejected]
         if args.json:

