@@ -30,6 +30,7 @@ from benchmarks.fit_text_model import (
     fold_of,
     load_rows,
 )
+from router._counters import local_counter
 from router._text import TextEstimator
 
 
@@ -97,6 +98,19 @@ def accuracy(rows: list[dict[str, Any]]) -> None:
         )
 
 
+def exact_counts(rows: list[dict[str, Any]]) -> None:
+    """How many calibration texts ``local_counter()`` counts exactly, per family it finds."""
+    local = local_counter()
+    print("\n| family | vocabulary found | texts counted exactly |")
+    print("|---|---|---:|")
+    for family, key in FAMILIES.items():
+        if family not in local.families:
+            print(f"| {family} | none on this machine | n/a |")
+            continue
+        right = sum(local(family, row["text"]) == row["tokens"][key] for row in rows)
+        print(f"| {family} | {local.paths[family].name} | {right} of {len(rows)} |")
+
+
 def speed(rows: list[dict[str, Any]]) -> None:
     english = next(r["text"] for r in rows if r["kind"] == "prose" and len(r["text"]) > 2000)[:2000]
     estimator = TextEstimator()
@@ -108,6 +122,10 @@ def speed(rows: list[dict[str, Any]]) -> None:
     cl100k = cl100k_counter()
     if cl100k is not None:
         cases["tiktoken cl100k, exact"] = lambda: cl100k(english)
+    local = local_counter()
+    for family in local.families:
+        local(family, english)  # load the vocabulary before timing
+        cases[f"local_counter(), {family}, exact"] = functools.partial(local, family, english)
     print(f"\n| 2,000 chars of English prose ({len(english.encode())} bytes) | µs per call |")
     print("|---|---:|")
     for name, call in cases.items():
@@ -122,6 +140,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = load_rows(args.calibration)
     accuracy(rows)
+    exact_counts(rows)
     if not args.skip_speed:
         speed(rows)
 
