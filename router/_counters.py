@@ -20,6 +20,7 @@ second) and kept. Counts are of the raw text, as the estimator's: no chat templa
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import importlib.util
 import os
@@ -130,7 +131,6 @@ def find_vocabulary(family: str, environ: Mapping[str, str] | None = None) -> Pa
 def _tiktoken_counter(family: str, path: Path) -> Callable[[str], int]:
     try:
         import tiktoken
-        from tiktoken.load import load_tiktoken_bpe
     except ImportError:
         raise InputError(
             f"counting {family} exactly from {path} needs tiktoken: {_EXACT_INSTALL}"
@@ -145,7 +145,9 @@ def _tiktoken_counter(family: str, path: Path) -> Callable[[str], int]:
             f"{path} is not the {family} vocabulary (sha256 differs from {vocabulary.sha256}): "
             f"point COSTROUTER_VOCAB_{family.upper()} at the right file or unset it"
         )
-    ranks = load_tiktoken_bpe(str(path))
+    # The file's lines are "<base64 token> <rank>".
+    lines = (line.split() for line in data.splitlines() if line)
+    ranks = {base64.b64decode(token): int(rank) for token, rank in lines}
     encoding = tiktoken.Encoding(
         f"costrouter-{family}", pat_str=vocabulary.pattern, mergeable_ranks=ranks, special_tokens={}
     )
