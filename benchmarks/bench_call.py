@@ -15,7 +15,7 @@ import time
 import requests
 
 from router import GatewayClient, Request, Router
-from router._wire import request_body
+from router.gateway.wire import request_body
 from tests.gateway_server import API_KEY, FakeGateway
 
 

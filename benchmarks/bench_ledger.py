@@ -17,8 +17,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from router._budget import Budget
-from router._ledger import LedgerRow, ledger_from_url
+from router.ledger.base import LedgerRow, ledger_from_url
+from router.ledger.budgets import Budget
 
 TAGS = {"user": "bench", "model": "gpt:gpt-4o", "provider": "gpt"}
 

@@ -14,9 +14,9 @@ import tempfile
 import time
 import uuid
 
-from router._ledger import ledger_from_url
-from router._ledger_sql import SQLLedger
-from router._report import ReportQuery
+from router.ledger.base import ledger_from_url
+from router.ledger.spend import ReportQuery
+from router.ledger.sql import SQLLedger
 from tests.synthetic import rows
 
 QUERIES = {

@@ -30,8 +30,8 @@ from benchmarks.fit_text_model import (
     fold_of,
     load_rows,
 )
-from router._counters import local_counter
-from router._text import TextEstimator
+from router.estimate.counters import local_counter
+from router.estimate.text import TextEstimator
 
 
 def cl100k_counter() -> Callable[[str], int] | None:

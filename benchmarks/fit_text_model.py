@@ -2,7 +2,7 @@
 
 Run: python benchmarks/fit_text_model.py [--calibration ../shared/calibration/texts.jsonl]
 
-Per tokenizer family: greedy forward selection of features from router._textfeatures.CANDIDATES
+Per tokenizer family: greedy forward selection of features from router.estimate.textfeatures.CANDIDATES
 by 5-fold cross-validated mean relative error, a ridge fit of the chosen weights on all texts
 (weighted so that relative, not absolute, error is minimised), and a [low, high] band wide
 enough to hold the exact count of 99.5 % of the out-of-fold predictions. Needs numpy.
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from router._textfeatures import CANDIDATES, compile_features, count_features
+from router.estimate.textfeatures import CANDIDATES, compile_features, count_features
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CALIBRATION = ROOT.parent / "shared" / "calibration" / "texts.jsonl"

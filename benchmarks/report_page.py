@@ -17,11 +17,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from router._budget import Budget
-from router._ledger import ledger_from_url
-from router._ledger_sql import SQLLedger
-from router._report import ReportQuery
-from router._report_format import to_html
+from router.ledger.base import ledger_from_url
+from router.ledger.budgets import Budget
+from router.ledger.spend import ReportQuery
+from router.ledger.sql import SQLLedger
+from router.report.formats import to_html
 from tests.synthetic import rows
 
 FLAGS = [

@@ -4,10 +4,10 @@ No network, no database, no environment, no clock: values in, values out. The on
 a catalog, when :meth:`Catalog.load` is called.
 """
 
-from ._catalog import Catalog
-from ._cost import amounts, price, price_tokens, tier_for, usd_display, usd_text
-from ._errors import CatalogError, NoTierError, PricingError, UnknownModelError
-from ._values import (
+from .catalog import Catalog
+from .cost import amounts, price, price_tokens, tier_for, usd_display, usd_text
+from .errors import CatalogError, NoTierError, PricingError, UnknownModelError
+from .values import (
     CAPABILITIES,
     PROVIDERS,
     TOKENIZERS,

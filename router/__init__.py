@@ -8,16 +8,16 @@ Importing this package never loads an HTTP client, database driver, YAML parser 
 import importlib as _importlib
 import typing as _typing
 
-from ._errors import InputError, RouterError
 from ._version import __version__
+from .errors import InputError, RouterError
 
 if _typing.TYPE_CHECKING:
-    from ._budget import Budget, BudgetExceededError, BudgetStatus
-    from ._client import Attempt, GatewayClient, RetryPolicy
-    from ._counters import LocalCounter, local_counter
-    from ._estimate import Estimate, Estimator, OutputPrior, PartEstimate
-    from ._fetch import ImageFetchError, fetch_image, fetch_images
-    from ._gateway_errors import (
+    from .estimate.counters import LocalCounter, local_counter
+    from .estimate.estimator import Estimate, Estimator, OutputPrior, PartEstimate
+    from .estimate.text import ChatOverhead, TextEstimator, TokenCounter
+    from .fetch import ImageFetchError, fetch_image, fetch_images
+    from .gateway.client import Attempt, GatewayClient, RetryPolicy
+    from .gateway.errors import (
         AuthenticationError,
         BadRequestError,
         BadResponseError,
@@ -28,8 +28,9 @@ if _typing.TYPE_CHECKING:
         RateLimitError,
         ServerError,
     )
-    from ._images import ImageError, ImageHeader, read_header
-    from ._ledger import (
+    from .gateway.response import Completion
+    from .images import ImageError, ImageHeader, read_header
+    from .ledger.base import (
         Ledger,
         LedgerError,
         LedgerRow,
@@ -37,74 +38,73 @@ if _typing.TYPE_CHECKING:
         default_ledger_url,
         ledger_from_url,
     )
-    from ._ledger_memory import MemoryLedger
-    from ._policy import Candidate, Decision, NoModelQualifiesError, Policy, Rejection
-    from ._report import Report, ReportQuery, ReportRow
-    from ._request import ImagePart, Message, Request, TextPart
-    from ._response import Completion
-    from ._route import Selector
-    from ._router import CallResult, Router
-    from ._stream import CallStream
-    from ._text import ChatOverhead, TextEstimator, TokenCounter
-    from ._values import CostRange, TokenRange
+    from .ledger.budgets import Budget, BudgetExceededError, BudgetStatus
+    from .ledger.memory import MemoryLedger
+    from .ledger.spend import Report, ReportQuery, ReportRow
+    from .request import ImagePart, Message, Request, TextPart
+    from .router import CallResult, Router
+    from .routing.policy import Candidate, Decision, NoModelQualifiesError, Policy, Rejection
+    from .routing.selector import Selector
+    from .stream import CallStream
+    from .values import CostRange, TokenRange
 
 _LAZY = {
-    "Attempt": "_client",
-    "AuthenticationError": "_gateway_errors",
-    "BadRequestError": "_gateway_errors",
-    "BadResponseError": "_gateway_errors",
-    "Budget": "_budget",
-    "BudgetExceededError": "_budget",
-    "BudgetStatus": "_budget",
-    "CallResult": "_router",
-    "CallStream": "_stream",
-    "Candidate": "_policy",
-    "ChatOverhead": "_text",
-    "Completion": "_response",
-    "CostRange": "_values",
-    "Decision": "_policy",
-    "Estimate": "_estimate",
-    "Estimator": "_estimate",
-    "ForbiddenError": "_gateway_errors",
-    "GatewayClient": "_client",
-    "GatewayConnectionError": "_gateway_errors",
-    "GatewayError": "_gateway_errors",
-    "ImageError": "_images",
-    "ImageFetchError": "_fetch",
-    "ImageHeader": "_images",
-    "ImagePart": "_request",
-    "InsufficientBalanceError": "_gateway_errors",
-    "Ledger": "_ledger",
-    "LedgerError": "_ledger",
-    "LedgerRow": "_ledger",
-    "LocalCounter": "_counters",
-    "MemoryLedger": "_ledger_memory",
-    "Message": "_request",
-    "NoModelQualifiesError": "_policy",
-    "OutputPrior": "_estimate",
-    "PartEstimate": "_estimate",
-    "Policy": "_policy",
-    "RateLimitError": "_gateway_errors",
-    "Rejection": "_policy",
-    "Report": "_report",
-    "ReportQuery": "_report",
-    "ReportRow": "_report",
-    "Request": "_request",
-    "Reservation": "_ledger",
-    "RetryPolicy": "_client",
-    "Router": "_router",
-    "Selector": "_route",
-    "ServerError": "_gateway_errors",
-    "TextEstimator": "_text",
-    "TextPart": "_request",
-    "TokenCounter": "_text",
-    "TokenRange": "_values",
-    "default_ledger_url": "_ledger",
-    "fetch_image": "_fetch",
-    "fetch_images": "_fetch",
-    "ledger_from_url": "_ledger",
-    "local_counter": "_counters",
-    "read_header": "_images",
+    "Attempt": "gateway.client",
+    "AuthenticationError": "gateway.errors",
+    "BadRequestError": "gateway.errors",
+    "BadResponseError": "gateway.errors",
+    "Budget": "ledger.budgets",
+    "BudgetExceededError": "ledger.budgets",
+    "BudgetStatus": "ledger.budgets",
+    "CallResult": "router",
+    "CallStream": "stream",
+    "Candidate": "routing.policy",
+    "ChatOverhead": "estimate.text",
+    "Completion": "gateway.response",
+    "CostRange": "values",
+    "Decision": "routing.policy",
+    "Estimate": "estimate.estimator",
+    "Estimator": "estimate.estimator",
+    "ForbiddenError": "gateway.errors",
+    "GatewayClient": "gateway.client",
+    "GatewayConnectionError": "gateway.errors",
+    "GatewayError": "gateway.errors",
+    "ImageError": "images",
+    "ImageFetchError": "fetch",
+    "ImageHeader": "images",
+    "ImagePart": "request",
+    "InsufficientBalanceError": "gateway.errors",
+    "Ledger": "ledger.base",
+    "LedgerError": "ledger.base",
+    "LedgerRow": "ledger.base",
+    "LocalCounter": "estimate.counters",
+    "MemoryLedger": "ledger.memory",
+    "Message": "request",
+    "NoModelQualifiesError": "routing.policy",
+    "OutputPrior": "estimate.estimator",
+    "PartEstimate": "estimate.estimator",
+    "Policy": "routing.policy",
+    "RateLimitError": "gateway.errors",
+    "Rejection": "routing.policy",
+    "Report": "ledger.spend",
+    "ReportQuery": "ledger.spend",
+    "ReportRow": "ledger.spend",
+    "Request": "request",
+    "Reservation": "ledger.base",
+    "RetryPolicy": "gateway.client",
+    "Router": "router",
+    "Selector": "routing.selector",
+    "ServerError": "gateway.errors",
+    "TextEstimator": "estimate.text",
+    "TextPart": "request",
+    "TokenCounter": "estimate.text",
+    "TokenRange": "values",
+    "default_ledger_url": "ledger.base",
+    "fetch_image": "fetch",
+    "fetch_images": "fetch",
+    "ledger_from_url": "ledger.base",
+    "local_counter": "estimate.counters",
+    "read_header": "images",
 }
 
 __all__ = [

@@ -16,9 +16,9 @@ from typing import Any
 
 from pricing import Usage
 
-from ._client import Attempt
-from ._gateway_errors import GatewayError
-from ._response import Completion
+from .gateway.client import Attempt
+from .gateway.errors import GatewayError
+from .gateway.response import Completion
 
 
 class FakeClient:

@@ -13,10 +13,10 @@ import sys
 import threading
 
 from router import Request
-from router._budget import BudgetExceededError
-from router._client import GatewayClient, RetryPolicy
-from router._ledger import ledger_from_url
-from router._router import Router
+from router.gateway.client import GatewayClient, RetryPolicy
+from router.ledger.base import ledger_from_url
+from router.ledger.budgets import BudgetExceededError
+from router.router import Router
 
 from .gateway_server import API_KEY
 

@@ -10,11 +10,11 @@ import pytest
 
 from pricing import Catalog, Usage, price
 from router import Policy, Request
-from router._budget import Budget, BudgetExceededError, BudgetStatus
-from router._client import GatewayClient, RetryPolicy
-from router._gateway_errors import AuthenticationError
-from router._ledger import Ledger
-from router._router import Router
+from router.gateway.client import GatewayClient, RetryPolicy
+from router.gateway.errors import AuthenticationError
+from router.ledger.base import Ledger
+from router.ledger.budgets import Budget, BudgetExceededError, BudgetStatus
+from router.router import Router
 
 from .conftest import RunCli
 from .gateway_server import API_KEY, FakeGateway, Fault

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router._budget import _last_window, from_units, to_units, window_key
+from router.ledger.budgets import _last_window, from_units, to_units, window_key
 
 #: UTC, a fixed offset, and zones whose clocks change at local midnight (Santiago, Havana,
 #: Beirut), where the first instant of a day is not 00:00 every day.
@@ -76,8 +76,8 @@ def test_sqlite_migration_keeps_holds_and_spend(tmp_path: Path) -> None:
     rebuilt without a rowid, and every budget, hold and settled amount is still there."""
     import sqlite3
 
-    from router._ledger import ledger_from_url
-    from router._ledger_schema import MIGRATIONS
+    from router.ledger.base import ledger_from_url
+    from router.ledger.schema import MIGRATIONS
 
     path = tmp_path / "v1.db"
     with sqlite3.connect(path) as old:

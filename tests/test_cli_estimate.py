@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pricing import Catalog
-from router._estimate import Estimator
-from router._request import Request
+from router.estimate.estimator import Estimator
+from router.request import Request
 
 from .conftest import ROOT, RunCli
 

@@ -8,8 +8,8 @@ import pytest
 import requests
 import responses
 
-from router._client import Attempt, GatewayClient, RetryPolicy, _retry_after
-from router._gateway_errors import (
+from router.gateway.client import Attempt, GatewayClient, RetryPolicy, _retry_after
+from router.gateway.errors import (
     AuthenticationError,
     BadRequestError,
     BadResponseError,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from router import InputError, LocalCounter, TextEstimator, local_counter
-from router._counters import find_vocabulary
+from router.estimate.counters import find_vocabulary
 
 from .conftest import SHARED, RunCli
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from pricing import Catalog, price_tokens
-from router._estimate import Estimator, OutputPrior
-from router._request import Request
+from router.estimate.estimator import Estimator, OutputPrior
+from router.request import Request
 
 from .images import png
 

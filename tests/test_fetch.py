@@ -8,8 +8,8 @@ import pytest
 import requests
 import responses
 
-from router._fetch import ImageFetchError, fetch_image, fetch_images
-from router._request import Request
+from router.fetch import ImageFetchError, fetch_image, fetch_images
+from router.request import Request
 
 from .images import encoded
 

@@ -8,13 +8,13 @@ import pytest
 
 from pricing import Catalog, Usage, price
 from router import Policy, Request
-from router._client import GatewayClient, RetryPolicy
-from router._gateway_errors import (
+from router.gateway.client import GatewayClient, RetryPolicy
+from router.gateway.errors import (
     AuthenticationError,
     BadResponseError,
     InsufficientBalanceError,
 )
-from router._router import Router
+from router.router import Router
 
 from .conftest import ROOT, RunCli
 from .gateway_server import API_KEY, FakeGateway, Fault

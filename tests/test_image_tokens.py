@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from pricing import Catalog
-from router._estimate import Estimator
-from router._imagetokens import ImageQuery, image_tokens
-from router._request import Request
+from router.estimate.estimator import Estimator
+from router.estimate.images import ImageQuery, image_tokens
+from router.request import Request
 
 from .images import png
 

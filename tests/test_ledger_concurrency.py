@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from pricing import Catalog
-from router._budget import Budget, BudgetExceededError
-from router._estimate import Estimator
-from router._ledger import Ledger, ledger_from_url
+from router.estimate.estimator import Estimator
+from router.ledger.base import Ledger, ledger_from_url
+from router.ledger.budgets import Budget, BudgetExceededError
 
 from .conftest import ROOT, postgres_schema_url
 from .gateway_server import FakeGateway, Fault

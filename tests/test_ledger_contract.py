@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from router import InputError
-from router._budget import Budget, BudgetExceededError
-from router._ledger import Ledger, LedgerRow, ledger_from_url
+from router.ledger.base import Ledger, LedgerRow, ledger_from_url
+from router.ledger.budgets import Budget, BudgetExceededError
 
 NOW = dt.datetime(2026, 3, 14, 15, 0, tzinfo=dt.timezone.utc).timestamp()
 ALICE = {"user": "alice", "project": "atlas", "model": "gpt:gpt-4o", "provider": "gpt"}
@@ -209,7 +209,7 @@ def test_every_bundled_rate_is_whole_nanodollars() -> None:
     """The ledger's unit loses nothing: each bundled per-token rate is a whole nanodollar
     count, so any token count costs a whole number of them."""
     from pricing import Catalog
-    from router._budget import UNIT
+    from router.ledger.budgets import UNIT
 
     for model in Catalog.bundled():
         for tier in model.tiers:

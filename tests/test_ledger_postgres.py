@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from router._budget import Budget
-from router._ledger_pg_functions import FOLD_AFTER
+from router.ledger.budgets import Budget
+from router.ledger.pgfunctions import FOLD_AFTER
 
 from .conftest import postgres_schema_url
 from .test_ledger_contract import ALICE, NOW, row, spent_reserved
@@ -29,7 +29,7 @@ def fetch(ledger: Any, sql: str) -> list[Any]:
 def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
     """Settlements append deltas; once FOLD_AFTER have piled up, a reservation moves them into
     the spend row. Spend read at every step equals the sum of the settled costs."""
-    from router._ledger_postgres import PostgresLedger
+    from router.ledger.postgres import PostgresLedger
 
     ledger = PostgresLedger(url)
     ledger.set_budget(Budget.parse("global", "1000"))
@@ -53,9 +53,9 @@ def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
 def test_a_version_3_ledger_is_migrated_with_its_spend_and_holds(url: str) -> None:
     """Opening a version-3 ledger adds spend_deltas and the new functions; budgets, spend and
     holds written by version 3 are still counted, and new calls settle through deltas."""
-    from router._ledger_pg_functions import MIGRATIONS
-    from router._ledger_postgres import PostgresLedger
-    from router._ledger_sql import SQLLedger
+    from router.ledger.pgfunctions import MIGRATIONS
+    from router.ledger.postgres import PostgresLedger
+    from router.ledger.sql import SQLLedger
 
     class Version3(PostgresLedger):
         extra_migrations = tuple(m for m in MIGRATIONS if m[0] <= 3)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from router._budget import Budget
-from router._ledger_sqlite import SQLiteLedger
+from router.ledger.budgets import Budget
+from router.ledger.sqlite import SQLiteLedger
 
 TAGS = {"user": "alice", "model": "gpt:gpt-4o", "provider": "gpt"}
 
@@ -20,7 +20,7 @@ def test_an_open_read_neither_blocks_nor_is_blocked_by_a_reservation(
     """While one connection sits inside a read-only transaction (a long report), another
     reserves and settles at once; and a read goes through while a write transaction is open.
     With a short busy timeout a lock wait would fail this test instead of hanging it."""
-    monkeypatch.setattr("router._ledger_sqlite.BUSY_TIMEOUT_MS", 300)
+    monkeypatch.setattr("router.ledger.sqlite.BUSY_TIMEOUT_MS", 300)
     path = str(tmp_path / "ledger.db")
     reader, writer = SQLiteLedger(path), SQLiteLedger(path)
     writer.set_budget(Budget.parse("user=alice", "10"))

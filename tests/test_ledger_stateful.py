@@ -10,8 +10,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from router._budget import Budget, BudgetExceededError
-from router._ledger import Ledger, LedgerRow, ledger_from_url
+from router.ledger.base import Ledger, LedgerRow, ledger_from_url
+from router.ledger.budgets import Budget, BudgetExceededError
 
 from .conftest import BACKENDS, postgres_schema_url
 
@@ -64,7 +64,7 @@ class LedgerMachine(RuleBasedStateMachine):
             self._wipe(table)
 
     def _wipe(self, table: str) -> None:
-        from router._ledger_sql import SQLLedger
+        from router.ledger.sql import SQLLedger
 
         if isinstance(self.ledger, SQLLedger):
             with self.ledger._transaction() as cur:

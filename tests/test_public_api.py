@@ -55,8 +55,8 @@ def test_core_computation_loads_no_io_libraries() -> None:
     """The estimator, the policy engine and the router's values import no HTTP client or
     database driver (they compute from values passed in)."""
     code = (
-        "import sys, router._estimate, router._route, router._policy, router._wire, "
-        "router._response, router._budget, router._report; "
+        "import sys, router.estimate.estimator, router.routing.selector, router.routing.policy, "
+        "router.gateway.wire, router.gateway.response, router.ledger.budgets, router.ledger.spend; "
         "print(','.join(m for m in ('requests', 'sqlite3', 'psycopg') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

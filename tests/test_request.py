@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from router import InputError
-from router._images import ImageError, read_header
-from router._request import ImagePart, Request, TextPart
+from router.images import ImageError, read_header
+from router.request import ImagePart, Request, TextPart
 
 from .images import encoded, png
 

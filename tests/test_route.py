@@ -8,9 +8,9 @@ import pytest
 
 from pricing import Catalog, ModelSpec, price_tokens, tier_for
 from router import InputError, Request
-from router._estimate import Estimator
-from router._policy import NoModelQualifiesError, Policy
-from router._route import Selector
+from router.estimate.estimator import Estimator
+from router.routing.policy import NoModelQualifiesError, Policy
+from router.routing.selector import Selector
 
 from .images import png
 

@@ -10,9 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from router import InputError
-from router._text import CHAT_OVERHEAD, TextEstimator
-from router._text_coef import MODELS
-from router._textfeatures import CANDIDATES
+from router.estimate.text import CHAT_OVERHEAD, TextEstimator
+from router.estimate.textcoef import MODELS
+from router.estimate.textfeatures import CANDIDATES
 
 from .conftest import SHARED
 
@@ -100,8 +100,8 @@ def test_grouped_sum_equals_the_fitted_feature_sum(text: str, family: str) -> No
     every fitted feature in order, counted by count_features (as the fitting script does)."""
     from operator import mul
 
-    from router._text import _Linear
-    from router._textfeatures import compile_features, count_features
+    from router.estimate.text import _Linear
+    from router.estimate.textfeatures import compile_features, count_features
 
     fitted = MODELS[family]
     features = compile_features(tuple(fitted["features"]))

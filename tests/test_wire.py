@@ -9,10 +9,10 @@ import pytest
 
 from pricing import Catalog, Usage
 from router import Request
-from router._gateway_errors import BadResponseError
-from router._request import ImagePart, Message, TextPart
-from router._response import parse_completion
-from router._wire import request_body
+from router.gateway.errors import BadResponseError
+from router.gateway.response import parse_completion
+from router.gateway.wire import request_body
+from router.request import ImagePart, Message, TextPart
 
 from .gateway_server import validate
 

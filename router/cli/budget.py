@@ -1,0 +1,98 @@
+"""``costrouter budget set | list`` and the ``--ledger`` option."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from pricing import usd_display, usd_text
+
+from ..report.table import render_table
+
+if TYPE_CHECKING:
+    from ..ledger.base import Ledger
+
+
+def add_ledger_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ledger",
+        metavar="URL",
+        help="sqlite:///path, postgresql://..., memory:// (default: $COSTROUTER_LEDGER, else a "
+        "SQLite file in the user's data directory)",
+    )
+
+
+def open_ledger(args: argparse.Namespace) -> Ledger:
+    from ..ledger.base import default_ledger_url, ledger_from_url
+
+    return ledger_from_url(args.ledger or default_ledger_url())
+
+
+def cmd_budget_set(args: argparse.Namespace) -> int:
+    from ..ledger.budgets import Budget
+
+    budget = Budget.parse(args.scope, args.limit, period=args.period, soft=args.soft, tz=args.tz)
+    ledger = open_ledger(args)
+    try:
+        ledger.set_budget(budget)
+    finally:
+        ledger.close()
+    kind = "soft" if budget.soft else "hard"
+    print(
+        f"budget {budget.scope_text}: ${usd_text(budget.limit)} per {budget.period} ({kind}, {budget.tz})"
+    )
+    return 0
+
+
+def cmd_budget_list(args: argparse.Namespace) -> int:
+    ledger = open_ledger(args)
+    try:
+        statuses = ledger.status(time.time())
+    finally:
+        ledger.close()
+    from ..report.formats import budget_document
+
+    documents: list[dict[str, Any]] = [budget_document(s) for s in statuses]
+    if args.json:
+        json.dump(documents, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    rows = [
+        [
+            d["scope"],
+            d["period"],
+            d["window"],
+            usd_display(s.budget.limit),
+            usd_display(s.spent),
+            usd_display(s.reserved),
+            usd_display(s.remaining),
+            "soft" if s.budget.soft else "hard",
+        ]
+        for d, s in zip(documents, statuses, strict=True)
+    ]
+    headers = ["scope", "period", "window", "limit $", "spent $", "reserved $", "remaining $", ""]
+    print(
+        render_table(headers, rows, right={3, 4, 5, 6})
+        if rows
+        else "no budgets: add one with `costrouter budget set`"
+    )
+    return 0
+
+
+def add_budget_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+    budget = commands.add_parser("budget", help="set and list spending limits")
+    actions = budget.add_subparsers(dest="action", required=True, parser_class=type(budget))
+    set_ = actions.add_parser("set", parents=[common], help="create or replace a budget")
+    set_.add_argument("scope", help="global, or comma-joined tags: user=alice,project=atlas")
+    set_.add_argument("--limit", required=True, metavar="USD")
+    set_.add_argument("--period", choices=("day", "week", "month", "total"), default="month")
+    set_.add_argument("--soft", action="store_true", help="warn instead of refusing")
+    set_.add_argument("--tz", default="UTC", help="time zone of the calendar periods (IANA name)")
+    add_ledger_option(set_)
+    set_.set_defaults(handler=cmd_budget_set)
+    list_ = actions.add_parser("list", parents=[common], help="limits, spend and what is left")
+    add_ledger_option(list_)
+    list_.set_defaults(handler=cmd_budget_list)

@@ -1,0 +1,68 @@
+"""``costrouter report``: spend grouped, filtered and formatted."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+from typing import Any
+
+from ..errors import InputError
+from .budget import add_ledger_option, open_ledger
+from .call import add_tag_options
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"dates are YYYY-MM-DD, got {text!r}") from None
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..ledger.spend import ReportQuery
+    from ..report.formats import FORMATS
+    from .call import tags_from_args
+
+    tags = tags_from_args(args)
+    by = [g.strip() for g in args.by.split(",") if g.strip()] if args.by else []
+    query = ReportQuery(
+        by=by,
+        since=_date(args.since) if args.since else None,
+        until=_date(args.until) if args.until else None,
+        tags=tags,
+    )
+    fmt = "json" if args.json else args.format
+    ledger = open_ledger(args)
+    try:
+        report = ledger.report(query, time.time(), series=fmt == "html")
+    finally:
+        ledger.close()
+    text = FORMATS[fmt](report)
+    if args.out:
+        try:
+            with open(args.out, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise InputError(f"cannot write {args.out!r}: {exc.strerror}") from None
+        print(f"wrote {args.out} ({fmt}, {len(report.rows)} groups, {report.total.calls:,} calls)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def add_report_command(commands: Any, common: argparse.ArgumentParser) -> None:
+    report = commands.add_parser("report", parents=[common], help="spend by day, model, user...")
+    report.add_argument(
+        "--by",
+        metavar="KEYS",
+        help="comma-separated: day, week, month, model, provider, user, project, tag:NAME",
+    )
+    report.add_argument("--since", metavar="DATE", help="first UTC day included (YYYY-MM-DD)")
+    report.add_argument("--until", metavar="DATE", help="first UTC day excluded (YYYY-MM-DD)")
+    add_tag_options(report, "only calls tagged so")
+    report.add_argument("--format", choices=("table", "csv", "json", "html"), default="table")
+    report.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    add_ledger_option(report)
+    report.set_defaults(handler=cmd_report)

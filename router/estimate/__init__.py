@@ -1,0 +1,1 @@
+"""Know the cost before sending: text and image tokens, and the estimate of a request on a model."""

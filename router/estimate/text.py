@@ -1,0 +1,170 @@
+"""Text → tokens for each tokenizer family: a fitted estimate with an honest range, or exact.
+
+The estimate is a linear model over countable features of the text (see ``_textfeatures``),
+fitted per family on the calibration set by ``benchmarks/fit_text_model.py``. Its range is
+calibrated to hold the exact count for 99.5 % of the calibration texts out of fold, and is
+clipped by what is certain: a non-empty text is at least one token, and a byte-level tokenizer
+never makes more tokens than the text has UTF-8 bytes.
+
+A :class:`TokenCounter` (for example tiktoken with an encoding you have locally) replaces the
+estimate with an exact count for the families it knows; none is needed and none downloads.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from operator import mul
+from typing import Any, Protocol
+
+import attrs
+
+from ..errors import InputError
+from ..values import ZERO_TOKENS, TokenRange
+from .textcoef import MODELS
+from .textfeatures import CLASS_TABLE, CONTINUATION, compile_features
+
+
+class TokenCounter(Protocol):
+    """Counts tokens exactly: ``counter(family, text)`` → the count, or None if it can't."""
+
+    def __call__(self, family: str, text: str) -> int | None: ...
+
+
+@attrs.frozen
+class ChatOverhead:
+    """Tokens a chat template adds: per message, per ``name`` field, and to prime the reply."""
+
+    per_message: int
+    per_name: int
+    reply: int
+
+
+#: From TOKENS.md: OpenAI 3 per message (+1 with a name) and 3 for the reply primer; Qwen's
+#: ChatML about 5 per message and 3 for the primer; Gemini documents none.
+CHAT_OVERHEAD: Mapping[str, ChatOverhead] = {
+    "o200k": ChatOverhead(3, 1, 3),
+    "cl100k": ChatOverhead(3, 1, 3),
+    "qwen": ChatOverhead(5, 0, 3),
+    "gemma3": ChatOverhead(0, 0, 0),
+}
+
+
+_ASCII_CLASSES = frozenset(b"aAd ntp")
+
+
+@attrs.frozen
+class _Linear:
+    """A weighted sum of features, regrouped so each group is counted by one C-level ``map``:
+    the byte length, raw byte patterns, and class patterns (see ``count_features``)."""
+
+    length: float
+    raw_patterns: tuple[bytes, ...]
+    raw_weights: tuple[float, ...]
+    class_patterns: tuple[bytes, ...]
+    class_weights: tuple[float, ...]
+
+    @classmethod
+    def of(cls, features: tuple[tuple[bool, bytes], ...], weights: tuple[float, ...]) -> _Linear:
+        pairs = tuple(zip(features, weights, strict=True))
+        raw = [(pattern, w) for (on_raw, pattern), w in pairs if on_raw and pattern]
+        classes = [(pattern, w) for (on_raw, pattern), w in pairs if not on_raw]
+        return cls(
+            sum(w for (on_raw, pattern), w in pairs if on_raw and not pattern),
+            tuple(p for p, _ in raw),
+            tuple(w for _, w in raw),
+            tuple(p for p, _ in classes),
+            tuple(w for _, w in classes),
+        )
+
+    def value(self, raw: bytes) -> float:
+        """The weighted sum for a text's UTF-8 bytes ``raw``."""
+        classes = raw.translate(CLASS_TABLE, CONTINUATION)
+        total: float = self.length * len(raw)
+        total += sum(map(mul, self.class_weights, map(classes.count, self.class_patterns)))
+        if self.raw_patterns:
+            total += sum(map(mul, self.raw_weights, map(raw.count, self.raw_patterns)))
+        return total
+
+
+@attrs.frozen
+class _FamilyModel:
+    """One family's fitted model; ``ascii`` keeps only the features an ASCII text can have."""
+
+    linear: _Linear
+    ascii: _Linear
+    intercept: float
+    below: float
+    above: float
+    slack: int
+
+
+def _ascii_possible(feature: tuple[bool, bytes]) -> bool:
+    on_raw, pattern = feature
+    return (on_raw and not pattern) or (not on_raw and set(pattern) <= _ASCII_CLASSES)
+
+
+def _load_models(fitted_models: Mapping[str, Mapping[str, Any]]) -> dict[str, _FamilyModel]:
+    models = {}
+    for family, fitted in fitted_models.items():
+        features = compile_features(tuple(fitted["features"]))
+        weights = tuple(fitted["weights"])
+        kept = [i for i, feature in enumerate(features) if _ascii_possible(feature)]
+        models[family] = _FamilyModel(
+            _Linear.of(features, weights),
+            _Linear.of(tuple(features[i] for i in kept), tuple(weights[i] for i in kept)),
+            fitted["intercept"],
+            fitted["below"],
+            fitted["above"],
+            fitted["slack"],
+        )
+    return models
+
+
+_MODELS = _load_models(MODELS)
+
+
+class TextEstimator:
+    """Estimates the tokens of a text for a tokenizer family; pure computation, no I/O.
+
+    ``models`` replaces the bundled fitted coefficients (the shape ``_text_coef.MODELS`` has);
+    the benchmarks use it to score models fitted without the texts they are scored on.
+    """
+
+    def __init__(
+        self,
+        counter: TokenCounter | None = None,
+        *,
+        models: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        self.counter = counter
+        self._models = _MODELS if models is None else _load_models(models)
+
+    def estimate(self, text: str, family: str) -> TokenRange:
+        """Tokens of ``text`` alone (no chat template), as low / expected / high."""
+        if not text:
+            return ZERO_TOKENS
+        if self.counter is not None:
+            exact = self.counter(family, text)
+            if exact is not None:
+                return TokenRange.exact(exact)
+        try:
+            model = self._models[family]
+        except KeyError:
+            raise InputError(
+                f"no text model for tokenizer family {family!r}; known: {sorted(self._models)}"
+            ) from None
+        # An ASCII text has none of the other scripts' features: skip counting them.
+        linear = model.ascii if text.isascii() else model.linear
+        raw = text.encode("utf-8", "surrogatepass")  # once: for the features and the ceiling
+        value = model.intercept + linear.value(raw)
+        ceiling = len(raw)
+        expected = min(ceiling, max(1, round(value)))
+        low = max(1, math.floor(expected * (1 - model.below)) - model.slack)
+        high = min(ceiling, math.ceil(expected * (1 + model.above)) + model.slack)
+        return TokenRange(min(low, expected), expected, max(high, expected))
+
+    def overhead(self, family: str, messages: int, names: int = 0) -> int:
+        """Tokens the chat template adds to ``messages`` messages, ``names`` of them named."""
+        cost = CHAT_OVERHEAD[family]
+        return cost.per_message * messages + cost.per_name * names + cost.reply

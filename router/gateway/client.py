@@ -1,0 +1,203 @@
+"""HTTP transport to the gateway: one pooled session, explicit timeouts, bounded retries.
+
+429, 5xx and connection failures are retried with exponential backoff and jitter, honouring
+``Retry-After``, within a number of attempts and a total time; other errors are not. Clock,
+sleep and randomness are injectable so tests run instantly and deterministically. The API
+key is sent as the raw ``Authorization`` header and appears in no repr, log line or error.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from .errors import (
+    BadResponseError,
+    GatewayConnectionError,
+    GatewayError,
+    error_for_status,
+)
+from .response import Completion, parse_completion
+
+if TYPE_CHECKING:
+    import requests
+
+DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
+CHAT_PATH = "/iu/chat/completions"
+log = logging.getLogger("router.client")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Up to ``attempts`` tries within ``total_seconds``; the n-th pause is ``base * 2**(n-1)``
+    seconds, capped at ``cap``, half of it random (jitter). A Retry-After header wins."""
+
+    attempts: int = 4
+    base: float = 1.0
+    cap: float = 20.0
+    total_seconds: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float]) -> float:
+        if retry_after is not None:
+            return retry_after
+        step: float = min(self.cap, self.base * 2.0 ** (attempt - 1))
+        return step / 2 + rand() * step / 2
+
+
+@attrs.frozen
+class Attempt:
+    """One HTTP try: which model, what came back (status or error), how long it took."""
+
+    model: str
+    status: int | None
+    error: str | None
+    seconds: float
+    retry_after: float | None = None
+
+
+def _retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - now())
+
+
+class GatewayClient:
+    """Posts chat completions to the gateway and returns parsed completions."""
+
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (3.05, 60.0),
+        retry: RetryPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        if not api_key:
+            raise GatewayError("no API key: set MEMORIES_API_KEY or pass api_key", status=None)
+        import requests
+
+        self._api_key = api_key
+        self.url = base_url.rstrip("/") + CHAT_PATH
+        self.session = session if session is not None else requests.Session()
+        self.timeout = timeout
+        self.retry = retry if retry is not None else RetryPolicy()
+        self._clock, self._sleep, self._rand = clock, sleep, rand
+
+    def __repr__(self) -> str:
+        return f"GatewayClient(url={self.url!r}, api_key=<hidden>)"
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": self._api_key, "Content-Type": "application/json"}
+
+    def complete(self, body: Mapping[str, Any], attempts: list[Attempt]) -> Completion:
+        """Send ``body``; retry what is worth retrying; append every try to ``attempts``."""
+        model = str(body.get("model"))
+        started = self._clock()
+        for number in range(1, self.retry.attempts + 1):
+            try:
+                return self._once(body, model, attempts)
+            except GatewayError as exc:
+                exc.attempts = tuple(attempts)
+                elapsed = self._clock() - started
+                pause = self.retry.delay(number, exc.retry_after, self._rand)
+                last = number == self.retry.attempts
+                if not exc.retryable or last or elapsed + pause > self.retry.total_seconds:
+                    raise
+                log.info("retrying %s in %.2fs after %s", model, pause, exc.__class__.__name__)
+                self._sleep(pause)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _post(
+        self, body: Mapping[str, Any], model: str, attempts: list[Attempt], *, stream: bool
+    ) -> tuple[requests.Response, float]:
+        """POST ``body``; return a 200 response and the seconds it took, else record the
+        attempt and raise the error for what happened (no answer, or the HTTP status)."""
+        import requests
+
+        start = self._clock()
+        try:
+            response = self.session.post(
+                self.url, json=body, headers=self._headers(), timeout=self.timeout, stream=stream
+            )
+        except requests.RequestException as exc:
+            attempts.append(Attempt(model, None, exc.__class__.__name__, self._clock() - start))
+            raise GatewayConnectionError(
+                f"no answer ({exc.__class__.__name__})", model=model
+            ) from None
+        seconds = self._clock() - start
+        status = response.status_code
+        if status != 200:
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+            message, code = _error_message(response)
+            response.close()
+            attempts.append(Attempt(model, status, message, seconds, retry_after))
+            error = error_for_status(status)
+            raise error(message, status=status, code=code, model=model, retry_after=retry_after)
+        return response, seconds
+
+    def _once(self, body: Mapping[str, Any], model: str, attempts: list[Attempt]) -> Completion:
+        response, seconds = self._post(body, model, attempts, stream=False)
+        try:
+            completion = parse_completion(response.json(), model)
+        except ValueError:
+            attempts.append(Attempt(model, 200, "not JSON", seconds))
+            raise BadResponseError("the answer is not JSON", status=200, model=model) from None
+        except GatewayError as exc:
+            attempts.append(Attempt(model, 200, exc.message, seconds))
+            raise
+        attempts.append(Attempt(model, 200, None, seconds))
+        return completion
+
+    def stream(
+        self, body: Mapping[str, Any], attempts: list[Attempt]
+    ) -> Iterator[Mapping[str, Any]]:
+        """Send ``body`` with ``stream: true``; yield each server-sent event's JSON object."""
+        model = str(body.get("model"))
+        response, seconds = self._post(dict(body, stream=True), model, attempts, stream=True)
+        attempts.append(Attempt(model, 200, None, seconds))
+        with response:
+            for line in response.iter_lines(decode_unicode=True):
+                if not line or not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    return
+                try:
+                    event = json.loads(data)
+                except ValueError:
+                    raise BadResponseError("a streamed event is not JSON", model=model) from None
+                if isinstance(event, Mapping):
+                    yield event
+
+
+def _error_message(response: requests.Response) -> tuple[str, int | None]:
+    """The gateway's ``msg`` and ``code`` from an error envelope, else the HTTP reason."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason or "error", None
+    if isinstance(body, Mapping):
+        message = body.get("msg") or body.get("message")
+        error = body.get("error")
+        if message is None and isinstance(error, Mapping):
+            message = error.get("message")
+        code = body.get("code")
+        return str(message or response.reason or "error"), code if isinstance(code, int) else None
+    return response.reason or "error", None

@@ -1,0 +1,108 @@
+"""Errors from the gateway. All exit 5 on the command line and carry what the gateway said.
+
+The tree::
+
+    GatewayError (RouterError)          exit 5; .status, .code, .message, .model, .attempts
+    ├── BadRequestError                 400 (and 409, 415): this request, this model
+    ├── AuthenticationError             401: the API key is missing, invalid or expired
+    ├── InsufficientBalanceError        402: the gateway account has no balance
+    ├── ForbiddenError                  403
+    ├── RateLimitError                  429 (retried, honouring Retry-After)
+    ├── ServerError                     5xx (retried)
+    ├── GatewayConnectionError          no answer: refused, reset, timed out (retried)
+    └── BadResponseError                an answer that is not a completion: not JSON, the wrong
+                                        shape, or HTTP 200 with "status": "errored" / "error"
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import RouterError
+
+if TYPE_CHECKING:
+    from .client import Attempt
+
+
+class GatewayError(RouterError):
+    """The gateway did not produce a usable completion."""
+
+    exit_code: ClassVar[int] = 5
+    #: Worth trying again on the same model after a pause.
+    retryable: ClassVar[bool] = False
+    #: Worth trying the next candidate model (false where every model would fail the same way).
+    fallback: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        model: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.model = model
+        self.retry_after = retry_after
+        self.attempts: tuple[Attempt, ...] = ()
+        where = f" ({model})" if model else ""
+        status_text = f"HTTP {status}: " if status is not None else ""
+        super().__init__(f"gateway{where}: {status_text}{message}")
+
+
+class BadRequestError(GatewayError):
+    pass
+
+
+class AuthenticationError(GatewayError):
+    fallback = False
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(f"{message}; check MEMORIES_API_KEY (the raw key, no 'Bearer')", **kwargs)
+
+
+class InsufficientBalanceError(GatewayError):
+    fallback = False
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        super().__init__(f"{message}; top up the gateway account", **kwargs)
+
+
+class ForbiddenError(GatewayError):
+    pass
+
+
+class RateLimitError(GatewayError):
+    retryable = True
+
+
+class ServerError(GatewayError):
+    retryable = True
+
+
+class GatewayConnectionError(GatewayError):
+    retryable = True
+
+
+class BadResponseError(GatewayError):
+    pass
+
+
+BY_STATUS: dict[int, type[GatewayError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    402: InsufficientBalanceError,
+    403: ForbiddenError,
+    409: BadRequestError,
+    415: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def error_for_status(status: int) -> type[GatewayError]:
+    if status >= 500:
+        return ServerError
+    return BY_STATUS.get(status, BadRequestError if 400 <= status < 500 else GatewayError)

@@ -1,0 +1,74 @@
+"""Reading an image's size and MIME type from its header, once per distinct image.
+
+Pillow parses only the header (``Image.open`` is lazy: no pixel is decoded). Results are kept
+in a small LRU cache keyed by the bytes' length and hash, so the same image measured again —
+in another request, or for another model — costs a dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import attrs
+import cachetools
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Hashable
+
+#: Pillow format name → MIME type, for the formats the gateway's providers accept.
+MIME_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
+    "HEIF": "image/heif",
+}
+
+
+@attrs.frozen
+class ImageHeader:
+    """What an image's header says: pixel size and MIME type."""
+
+    width: int
+    height: int
+    mime_type: str
+
+
+class ImageError(InputError):
+    """Bytes that are not an image of a supported format, or whose header is corrupt."""
+
+
+_CACHE: cachetools.LRUCache[Hashable, ImageHeader] = cachetools.LRUCache(maxsize=512)
+
+
+def read_header(data: bytes) -> ImageHeader:
+    """The size and MIME type of an encoded image; raises :class:`ImageError` if it is not one."""
+    key = (len(data), hash(data))
+    cached = _CACHE.get(key)
+    if cached is not None:
+        return cached
+    from PIL import Image, UnidentifiedImageError  # loaded on first image: keeps import fast
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            fmt = image.format or ""
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(
+            f"not a readable image ({exc.__class__.__name__}); supported formats: "
+            f"{', '.join(sorted(MIME_TYPES))}"
+        ) from None
+    if fmt not in MIME_TYPES:
+        raise ImageError(
+            f"{fmt or 'unknown'} images are not supported; use one of {', '.join(sorted(MIME_TYPES))}"
+        )
+    if width < 1 or height < 1:
+        raise ImageError(f"the image header gives an empty size {width}x{height}")
+    header = ImageHeader(width, height, MIME_TYPES[fmt])
+    _CACHE[key] = header
+    return header

@@ -1,0 +1,1 @@
+"""Budgets and spend, stored: the ledger interface and its memory, SQLite and PostgreSQL backends."""

@@ -1,0 +1,225 @@
+"""The ledger: budgets, reservations and one row per call, behind a small interface.
+
+Backends are picked by URL from one table of schemes: ``memory://`` (one process, tests),
+``sqlite:///path`` (the embedded default), ``postgresql://...`` (fleets; psycopg 3 as the
+``postgres`` extra). Every backend implements :meth:`Ledger.reserve` as one atomic step: the
+check of every matching budget and the hold on each happen in one transaction (or under one
+lock), never as a read followed by a separate write.
+
+Protocol: ``reserve`` the call's worst case before sending; ``settle`` the actual cost after
+(idempotent by call id: a retried settle records nothing twice) which frees the difference;
+``release`` on failure. A hold expires after its TTL, so a crashed process's reservation frees
+itself. No prompt or image content is ever stored.
+"""
+
+from __future__ import annotations
+
+import abc
+import os
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, ClassVar
+
+import attrs
+
+from ..errors import InputError, RouterError
+from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
+
+if TYPE_CHECKING:
+    from .spend import Report, ReportQuery
+
+STATUSES = ("ok", "error", "unmetered")
+DEFAULT_HOLD_SECONDS = 300.0
+
+
+class LedgerError(RouterError):
+    """The ledger's storage failed (the driver's error is the cause). Exit 1."""
+
+
+@attrs.frozen
+class LedgerRow:
+    """One call, as recorded: never the prompt or images, only what it was and what it cost.
+
+    Money is kept in whole nanodollars (1e-9 USD), which every bundled price is exact in; a
+    finer amount is rounded up, so recorded spend never falls below the true cost."""
+
+    call_id: str
+    ts: float
+    requested_model: str
+    served_model: str
+    tags: tuple[tuple[str, str], ...]
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    estimate_low: Decimal = attrs.field(converter=to_stored)
+    estimate_expected: Decimal = attrs.field(converter=to_stored)
+    estimate_high: Decimal = attrs.field(converter=to_stored)
+    cost: Decimal = attrs.field(converter=to_stored)
+    status: str
+    latency: float
+    attempts: int
+
+    def __attrs_post_init__(self) -> None:
+        if self.status not in STATUSES:
+            raise InputError(f"status must be one of {STATUSES}, got {self.status!r}")
+
+    @property
+    def tag_map(self) -> dict[str, str]:
+        return dict(self.tags)
+
+
+@attrs.frozen
+class Hold:
+    """A reservation on one budget window."""
+
+    scope: str
+    period: str
+    window: str
+    amount: Decimal
+
+
+@attrs.frozen
+class Reservation:
+    """What :meth:`Ledger.reserve` held; ``warnings`` lists soft budgets this call crosses."""
+
+    call_id: str
+    amount: Decimal
+    expires_at: float
+    holds: tuple[Hold, ...]
+    warnings: tuple[BudgetStatus, ...] = ()
+
+
+def check_limits(entries: Sequence[BudgetStatus], amount: Decimal) -> tuple[BudgetStatus, ...]:
+    """Raise for the first hard budget ``amount`` would overrun; return the soft ones crossed."""
+    warnings = []
+    for status in entries:
+        if status.spent + status.reserved + amount <= status.budget.limit:
+            continue
+        if not status.budget.soft:
+            raise BudgetExceededError(
+                status.budget.scope_text,
+                status.budget.period,
+                status.budget.limit,
+                status.spent,
+                status.reserved,
+                amount,
+            )
+        warnings.append(status)
+    return tuple(warnings)
+
+
+class Ledger(abc.ABC):
+    """The interface every backend implements; ``now`` is a Unix time the caller passes in."""
+
+    scheme: ClassVar[str]
+
+    @classmethod
+    @abc.abstractmethod
+    def from_url(cls, url: str) -> Ledger:
+        """Open the backend a URL of its scheme names."""
+
+    @abc.abstractmethod
+    def set_budget(self, budget: Budget) -> None:
+        """Create or replace the budget with this scope and period."""
+
+    @abc.abstractmethod
+    def budgets(self) -> list[Budget]:
+        """Every budget, in scope then period order."""
+
+    @abc.abstractmethod
+    def status(self, now: float) -> list[BudgetStatus]:
+        """Every budget in the window ``now`` falls in: limit, spent, live reservations."""
+
+    @abc.abstractmethod
+    def reserve(
+        self,
+        call_id: str,
+        amount: Decimal,
+        tags: Mapping[str, str],
+        now: float,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    ) -> Reservation:
+        """Atomically check every matching budget and hold ``amount`` on each, or raise
+        :class:`BudgetExceededError` holding nothing. Reserving again under the same call id
+        replaces that call's holds (a fallback re-reserves for its own model)."""
+
+    @abc.abstractmethod
+    def settle(self, row: LedgerRow, now: float) -> bool:
+        """Record the call and add its cost to the budgets it reserved (or, with no live
+        reservation, to the budgets its tags match now); free its holds. Idempotent by call id:
+        returns False, changing nothing, when the call is already recorded."""
+
+    def release(self, call_id: str, now: float, row: LedgerRow | None = None) -> None:
+        """Free the call's holds; record ``row`` (a failed call) if given and not yet recorded,
+        which settles it: its cost, usually zero, is added like any other."""
+        if row is not None:
+            self.settle(row, now)
+        else:
+            self._drop_holds(call_id)
+
+    @abc.abstractmethod
+    def _drop_holds(self, call_id: str) -> None:
+        """Delete every hold of the call."""
+
+    @abc.abstractmethod
+    def rows(self) -> list[LedgerRow]:
+        """Every recorded call, oldest first (for tests and small exports; reports use SQL)."""
+
+    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
+        """Spend grouped and filtered as ``query`` says, with the budgets' current state;
+        ``series`` adds spend per day and model (for the chart).
+
+        This default aggregates in Python (the memory ledger); SQL ledgers aggregate in SQL."""
+        from .spend import Report, aggregate_rows
+
+        recorded = self.rows()  # read once, aggregated once or twice
+        rows, total = aggregate_rows(recorded, query)
+        days: tuple[tuple[str, str, Decimal], ...] = ()
+        if series:
+            by_day = attrs.evolve(query, by=("day", "model"))
+            days = tuple(
+                (str(r.key[0]), str(r.key[1]), r.cost) for r in aggregate_rows(recorded, by_day)[0]
+            )
+        return Report(query, tuple(rows), total, tuple(self.status(now)), days)
+
+    def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
+        """What the matching hard budgets still allow one call to cost (None: no limit)."""
+        return remaining_for(self.status(now), tags)
+
+    def close(self) -> None:  # noqa: B027 -- optional: only backends with connections override it
+        """Release connections; the ledger is unusable afterwards."""
+
+
+def default_ledger_url(environ: Mapping[str, str] | None = None) -> str:
+    """``$COSTROUTER_LEDGER``, else a SQLite file in the user's data directory."""
+    env = os.environ if environ is None else environ
+    if env.get("COSTROUTER_LEDGER"):
+        return env["COSTROUTER_LEDGER"]
+    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return "sqlite:///" + os.path.join(base, "costrouter", "ledger.db")
+
+
+#: URL scheme → "module:class"; the one place backends are registered.
+SCHEMES = {
+    "memory": "router.ledger.memory:MemoryLedger",
+    "sqlite": "router.ledger.sqlite:SQLiteLedger",
+    "postgresql": "router.ledger.postgres:PostgresLedger",
+    "postgres": "router.ledger.postgres:PostgresLedger",
+}
+
+
+def ledger_from_url(url: str) -> Ledger:
+    """Open the ledger a URL names; an unknown scheme lists the known ones."""
+    import importlib
+
+    scheme = url.partition("://")[0] if "://" in url else ""
+    target = SCHEMES.get(scheme)
+    if target is None:
+        raise InputError(
+            f"unknown ledger URL {url!r}: use one of {', '.join(sorted(SCHEMES))} "
+            "(sqlite:///path/to/ledger.db, postgresql://user@host/db, memory://)"
+        )
+    module, _, name = target.partition(":")
+    backend: type[Ledger] = getattr(importlib.import_module(module), name)
+    return backend.from_url(url)

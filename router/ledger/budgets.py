@@ -1,0 +1,207 @@
+"""Budgets: who may spend how much, per which period. Values and calendar arithmetic only.
+
+A budget's scope is ``global`` or a set of tags (``user=alice,project=atlas``); it applies to a
+call whose tags include all of them. Calls are tagged with their ``model`` and ``provider``
+too, so ``model=gpt:gpt-4o`` budgets work. Periods are calendar windows (day, ISO week, month)
+in the budget's time zone (UTC by default), or ``total`` for all time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import math
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import ClassVar
+
+import attrs
+
+from ..errors import InputError, RouterError
+
+PERIODS = ("day", "week", "month", "total")
+#: Money is stored as whole nanodollars (1e-9 USD): every bundled price is exact in it (the
+#: finest, $0.000052 per 1K tokens, is 52 nanodollars a token), and a signed 64-bit integer of
+#: them holds $9.2 billion.
+UNIT = Decimal("1e-9")
+MAX_AMOUNT = Decimal("9e9")
+
+
+def to_units(amount: Decimal) -> int:
+    """USD → whole nanodollars, rounding up a finer amount (never under-counting spend)."""
+    return math.ceil(amount.scaleb(9))
+
+
+def from_units(value: int) -> Decimal:
+    return Decimal(value).scaleb(-9).normalize() if value else Decimal(0)
+
+
+def to_stored(amount: Decimal) -> Decimal:
+    """``amount`` as the ledger keeps it: whole nanodollars, a finer amount rounded up."""
+    return from_units(to_units(amount))
+
+
+def parse_scope(text: str) -> frozenset[tuple[str, str]]:
+    """``global`` → no tags; ``user=alice,project=atlas`` → those tags."""
+    if text.strip() == "global":
+        return frozenset()
+    tags = set()
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise InputError(
+                f"budget scope {text!r}: expected 'global' or comma-joined key=value tags, "
+                "for example user=alice,project=atlas"
+            )
+        tags.add((key.strip(), value.strip()))
+    return frozenset(tags)
+
+
+@functools.lru_cache(maxsize=1024)
+def scope_text(scope: frozenset[tuple[str, str]]) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(scope)) or "global"
+
+
+def _period(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in PERIODS:
+        raise InputError(f"period must be one of {', '.join(PERIODS)}, got {value!r}")
+
+
+def _limit(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
+        raise InputError(
+            f"a budget limit is a Decimal amount of USD from 0 to {MAX_AMOUNT:,}, got {value!r}"
+        )
+
+
+def _zone(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    _tzinfo(value)
+
+
+def _tzinfo(name: str) -> dt.tzinfo:
+    if name == "UTC":
+        return dt.timezone.utc
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Paris"
+        ) from None
+
+
+@attrs.frozen
+class Budget:
+    """A spending cap. ``soft`` budgets never refuse a call: they warn when crossed."""
+
+    scope: frozenset[tuple[str, str]]
+    limit: Decimal = attrs.field(validator=_limit)
+    period: str = attrs.field(default="month", validator=_period)
+    soft: bool = False
+    tz: str = attrs.field(default="UTC", validator=_zone)
+
+    @classmethod
+    def parse(cls, scope: str, limit: Decimal | str, **options: object) -> Budget:
+        try:
+            amount = Decimal(str(limit))
+        except ArithmeticError:
+            raise InputError(f"a budget limit is an amount of USD, got {limit!r}") from None
+        return cls(parse_scope(scope), amount, **options)  # type: ignore[arg-type]  # checked by attrs
+
+    @property
+    def scope_text(self) -> str:
+        return scope_text(self.scope)
+
+    def applies_to(self, tags: Mapping[str, str]) -> bool:
+        return all(tags.get(key) == value for key, value in self.scope)
+
+    def window(self, now: float) -> str:
+        """The key of the period ``now`` (a Unix time) falls in: its first day, or ``total``."""
+        return window_key(self.period, self.tz, now)
+
+
+#: (period, tz) → the last window looked up: its Unix start and end, and its key.
+_last_window: dict[tuple[str, str], tuple[float, float, str]] = {}
+
+
+def window_key(period: str, tz: str, now: float) -> str:
+    """The key of the ``period`` window (in time zone ``tz``) that ``now`` falls in.
+
+    Every call in a window gets the same key, so the window's bounds are kept and a later
+    ``now`` inside them is answered without calendar arithmetic."""
+    if period == "total":
+        return "total"
+    last = _last_window.get((period, tz))
+    if last is not None and last[0] <= now < last[1]:
+        return last[2]
+    zone = _tzinfo(tz)
+    first = dt.datetime.fromtimestamp(now, zone).date()
+    if period == "week":
+        first -= dt.timedelta(days=first.weekday())
+        after = first + dt.timedelta(days=7)
+    elif period == "month":
+        first = first.replace(day=1)
+        after = (first + dt.timedelta(days=31)).replace(day=1)
+    else:
+        after = first + dt.timedelta(days=1)
+    # Local midnights as instants; a midnight skipped by a clock change maps to the instant
+    # of the change, a repeated one to its first occurrence: both are where the date turns.
+    start = dt.datetime.combine(first, dt.time(), zone).timestamp()
+    end = dt.datetime.combine(after, dt.time(), zone).timestamp()
+    key = first.isoformat()
+    if start <= now < end:
+        _last_window[period, tz] = (start, end, key)
+    return key
+
+
+@attrs.frozen
+class BudgetStatus:
+    """A budget in its current window: limit, settled spend, live reservations, what is left."""
+
+    budget: Budget
+    window: str
+    spent: Decimal
+    reserved: Decimal
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.budget.limit - self.spent - self.reserved
+
+
+def remaining_for(statuses: Iterable[BudgetStatus], tags: Mapping[str, str]) -> Decimal | None:
+    """What the hard budgets among ``statuses`` that match ``tags`` still allow (None: none)."""
+    left = [s.remaining for s in statuses if not s.budget.soft and s.budget.applies_to(tags)]
+    return min(left) if left else None
+
+
+def call_tags(tags: Mapping[str, str], model: str) -> dict[str, str]:
+    """The tags budgets match a call by: the caller's, plus ``model`` and ``provider``."""
+    return {**tags, "model": model, "provider": model.partition(":")[0]}
+
+
+class BudgetExceededError(RouterError):
+    """A hard budget cannot cover a call's worst case; nothing was sent. Exit 3."""
+
+    exit_code: ClassVar[int] = 3
+
+    def __init__(
+        self,
+        scope: str,
+        period: str,
+        limit: Decimal,
+        spent: Decimal,
+        reserved: Decimal,
+        requested: Decimal,
+    ) -> None:
+        self.scope, self.period = scope, period
+        self.limit, self.spent, self.reserved, self.requested = limit, spent, reserved, requested
+        super().__init__(
+            f"budget {scope} ({period}) cannot cover this call: limit ${limit}, spent ${spent}, "
+            f"reserved ${reserved}, this call's worst case ${requested}; raise the limit, lower "
+            "max_tokens, or pick a cheaper model"
+        )
+
+
+def matching(budgets: Iterable[Budget], tags: Mapping[str, str]) -> list[Budget]:
+    return [b for b in budgets if b.applies_to(tags)]

@@ -1,0 +1,99 @@
+"""``memory://``: the ledger in a dict behind one lock. One process; for tests and examples.
+
+It is also the test double users can build budget logic against without a database.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from decimal import Decimal
+
+from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
+from .budgets import Budget, BudgetStatus, matching, to_stored
+
+_Key = tuple[str, str, str]  # scope text, period, window
+
+
+class MemoryLedger(Ledger):
+    scheme = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._budgets: dict[tuple[str, str], Budget] = {}
+        self._spent: dict[_Key, Decimal] = {}
+        self._holds: dict[str, tuple[float, tuple[Hold, ...]]] = {}
+        self._rows: dict[str, LedgerRow] = {}
+
+    @classmethod
+    def from_url(cls, url: str) -> MemoryLedger:
+        return cls()
+
+    def set_budget(self, budget: Budget) -> None:
+        with self._lock:
+            self._budgets[budget.scope_text, budget.period] = budget
+
+    def budgets(self) -> list[Budget]:
+        with self._lock:
+            return [self._budgets[k] for k in sorted(self._budgets)]
+
+    def _entry(self, budget: Budget, window: str, now: float, exclude: str | None) -> BudgetStatus:
+        key = (budget.scope_text, budget.period, window)
+        reserved = sum(
+            (
+                h.amount
+                for call, (expires, holds) in self._holds.items()
+                if expires > now and call != exclude
+                for h in holds
+                if (h.scope, h.period, h.window) == key
+            ),
+            Decimal(0),
+        )
+        return BudgetStatus(budget, window, self._spent.get(key, Decimal(0)), reserved)
+
+    def status(self, now: float) -> list[BudgetStatus]:
+        with self._lock:
+            return [
+                self._entry(b, b.window(now), now, None) for _, b in sorted(self._budgets.items())
+            ]
+
+    def reserve(
+        self,
+        call_id: str,
+        amount: Decimal,
+        tags: Mapping[str, str],
+        now: float,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    ) -> Reservation:
+        amount = to_stored(amount)
+        with self._lock:
+            budgets = matching(self._budgets.values(), tags)
+            entries = [self._entry(b, b.window(now), now, call_id) for b in budgets]
+            warnings = check_limits(entries, amount)
+            holds = tuple(
+                Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
+            )
+            self._holds[call_id] = (now + hold_seconds, holds)
+            return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
+
+    def settle(self, row: LedgerRow, now: float) -> bool:
+        with self._lock:
+            if row.call_id in self._rows:
+                return False
+            self._rows[row.call_id] = row
+            _, holds = self._holds.pop(row.call_id, (0.0, ()))
+            keys = [(h.scope, h.period, h.window) for h in holds] or [
+                (b.scope_text, b.period, b.window(now))
+                for b in matching(self._budgets.values(), row.tag_map)
+            ]
+            for key in keys:
+                self._spent[key] = self._spent.get(key, Decimal(0)) + row.cost
+            return True
+
+    def _drop_holds(self, call_id: str) -> None:
+        with self._lock:
+            self._holds.pop(call_id, None)
+
+    def rows(self) -> list[LedgerRow]:
+        with self._lock:
+            return sorted(self._rows.values(), key=lambda r: (r.ts, r.call_id))

@@ -1,0 +1,148 @@
+"""``postgresql://...``: the ledger for fleets, shared by every process that points at it.
+
+psycopg 3 with a connection pool (the ``postgres`` extra). A reservation locks the spend row of
+each budget window it checks (``SELECT ... FOR UPDATE``, in a fixed order, so two reservations
+never deadlock) before reading spend and holds: concurrent reservations on one budget queue up
+behind each other inside the database. Settlements append their cost to ``spend_deltas``
+instead of updating those rows, so they never wait in that queue. Migrations run under an
+advisory lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Any
+
+from .base import DEFAULT_HOLD_SECONDS, Hold, LedgerError, LedgerRow, Reservation, check_limits
+from .budgets import BudgetStatus, from_units, to_stored, to_units
+from .pgfunctions import MIGRATIONS as FUNCTIONS
+from .schema import row_values
+from .sql import Cursor, SQLLedger
+
+INSTALL = "pip install 'costrouter[postgres]'  (psycopg 3 and psycopg-pool)"
+MIGRATION_LOCK = 0x636F7374  # "cost"
+
+
+class _QmarkCursor:
+    """Runs the shared ``?`` statements through psycopg's ``%s`` placeholders."""
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> _QmarkCursor:
+        self._cursor.execute(sql.replace("?", "%s"), params)
+        return self
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> _QmarkCursor:
+        self._cursor.executemany(sql.replace("?", "%s"), params)
+        return self
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return list(self._cursor.fetchall())
+
+
+class PostgresLedger(SQLLedger):
+    scheme = "postgresql"
+    extra_migrations = FUNCTIONS
+    #: The spend row plus the deltas not yet folded into it (``_ledger_pg_functions``).
+    _spent_sql = (
+        f"(COALESCE({SQLLedger._spent_sql}, 0) + "
+        "COALESCE((SELECT SUM(d.spent_nusd) FROM spend_deltas d "
+        "WHERE d.scope = k.scope AND d.period = k.period AND d.win = k.win), 0))"
+    )
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
+        try:
+            import psycopg
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise LedgerError(f"the PostgreSQL ledger needs psycopg: {INSTALL}") from None
+        self._errors = (psycopg.Error,)
+        self.url = url
+        self._pid = os.getpid()
+        try:
+            self._pool = ConnectionPool(
+                url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": True}
+            )
+            self._pool.wait(timeout=10)
+        except Exception as exc:  # psycopg_pool raises its own PoolTimeout, not a psycopg.Error
+            raise LedgerError(f"cannot connect to the PostgreSQL ledger: {exc}") from exc
+        with self._transaction() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+            self.migrate(cur)
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresLedger:
+        return cls(url.replace("postgres://", "postgresql://", 1))
+
+    def __repr__(self) -> str:
+        return "PostgresLedger(<url hidden>)"
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        """Under MVCC every transaction reads a snapshot without blocking writers, so ``write``
+        changes nothing here."""
+        try:
+            with self._pool.connection() as connection, connection.transaction():
+                yield _QmarkCursor(connection.cursor())
+        except self._errors as exc:
+            raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
+
+    @contextmanager
+    def _call(self) -> Iterator[Any]:
+        """One statement in autocommit: a server-side function is its own transaction."""
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except self._errors as exc:
+            raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
+
+    def reserve(
+        self,
+        call_id: str,
+        amount: Decimal,
+        tags: Mapping[str, str],
+        now: float,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    ) -> Reservation:
+        """One round trip: ``costrouter_reserve`` locks, sums, checks and holds in the server."""
+        amount = to_stored(amount)
+        with self._call() as connection:
+            rows = connection.execute(
+                "SELECT * FROM costrouter_reserve(%s, %s, %s::jsonb, %s, %s)",
+                (call_id, to_units(amount), json.dumps(dict(tags)), now, now + hold_seconds),
+            ).fetchall()
+        entries = [
+            BudgetStatus(
+                self._budget(scope, period, limit, soft, tz),
+                win,
+                from_units(int(spent)),
+                from_units(int(reserved)),
+            )
+            for scope, period, win, limit, soft, tz, spent, reserved in rows
+        ]
+        warnings = check_limits(entries, amount)  # the function held nothing if this raises
+        holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
+        return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
+
+    def settle(self, row: LedgerRow, now: float) -> bool:
+        """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""
+        with self._call() as connection:
+            placeholders = ", ".join(["%s"] * 23)
+            recorded = connection.execute(
+                f"SELECT costrouter_settle({placeholders})", (*row_values(row), now)
+            ).fetchone()[0]
+        return bool(recorded)
+
+    def _tag_expr(self, name: str) -> str:
+        return f"(tags::jsonb ->> '{name}')"
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,262 @@
+"""The ledger on SQL: one schema and one set of statements for SQLite and PostgreSQL.
+
+Money is stored as whole nanodollars (BIGINT), so sums in SQL are exact on both engines.
+Statements are written with ``?`` placeholders; a backend translates them for its driver and
+supplies the transaction. SQLite's ``BEGIN IMMEDIATE`` takes the write lock before the first
+read, so the check and the holds of :meth:`reserve` are one transaction; PostgreSQL replaces
+``reserve`` and ``settle`` with server-side functions that lock the spend rows first
+(``_ledger_pg_functions``).
+"""
+
+from __future__ import annotations
+
+import abc
+import functools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from decimal import Decimal
+from typing import Any, Protocol
+
+from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
+from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
+from .schema import INSERT_ROW, MIGRATIONS, SELECT_ROWS, row_from, row_values
+from .spend import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, combine, report_row
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
+
+
+@functools.lru_cache(maxsize=64)
+def _values(rows: int, width: int) -> str:
+    """``(?, ?), (?, ?)``: placeholders for a multi-row VALUES list."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * rows)
+
+
+class SQLLedger(Ledger):
+    """Shared logic; subclasses provide :meth:`_transaction`."""
+
+    _parsed: dict[tuple[Any, ...], Budget]
+    #: Migrations only this backend needs, numbered after the shared ones.
+    extra_migrations: tuple[tuple[int, tuple[str, ...]], ...] = ()
+    #: A window ``k``'s settled spend, as SQL (NULL for none).
+    _spent_sql = (
+        "(SELECT s.spent_nusd FROM budget_spend s "
+        "WHERE s.scope = k.scope AND s.period = k.period AND s.win = k.win)"
+    )
+
+    @abc.abstractmethod
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
+        """A cursor inside one transaction: committed on success, rolled back on error, and
+        with driver errors re-raised as LedgerError. ``write=False`` promises only reads: one
+        consistent snapshot that need not wait for (or hold up) writers."""
+
+    def migrate(self, cur: Cursor) -> None:
+        cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
+        found = cur.execute("SELECT MAX(version) FROM costrouter_schema").fetchone()[0] or 0
+        for version, statements in (*MIGRATIONS, *self.extra_migrations):
+            if version > found:
+                for statement in statements:
+                    cur.execute(statement)
+                cur.execute("INSERT INTO costrouter_schema (version) VALUES (?)", (version,))
+
+    def set_budget(self, budget: Budget) -> None:
+        with self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM budgets WHERE scope = ? AND period = ?",
+                (budget.scope_text, budget.period),
+            )
+            cur.execute(
+                "INSERT INTO budgets (scope, period, limit_nusd, soft, tz) VALUES (?, ?, ?, ?, ?)",
+                (
+                    budget.scope_text,
+                    budget.period,
+                    to_units(budget.limit),
+                    int(budget.soft),
+                    budget.tz,
+                ),
+            )
+
+    def _budgets(self, cur: Cursor) -> list[Budget]:
+        rows = cur.execute(
+            "SELECT scope, period, limit_nusd, soft, tz FROM budgets ORDER BY scope, period"
+        ).fetchall()
+        return [self._budget(*row) for row in rows]
+
+    def _budget(self, scope: str, period: str, limit: int, soft: int, tz: str) -> Budget:
+        """A budget row as a value; parsed once per distinct row."""
+        cache = self.__dict__.setdefault("_parsed", {})
+        key = (scope, period, int(limit), int(soft), tz)
+        budget = cache.get(key)
+        if budget is None:
+            budget = Budget(parse_scope(scope), from_units(int(limit)), period, bool(soft), tz)
+            cache[key] = budget
+        return budget  # type: ignore[no-any-return]  # the cache holds only Budget values
+
+    def budgets(self) -> list[Budget]:
+        with self._transaction(write=False) as cur:
+            return self._budgets(cur)
+
+    def _entries(
+        self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str
+    ) -> list[BudgetStatus]:
+        """Each budget's window with its settled spend and live holds (other than ``exclude``'s),
+        read in one statement."""
+        if not budgets:
+            return []
+        windows = [(b.scope_text, b.period, b.window(now)) for b in budgets]
+        keys = sorted(set(windows))
+        found = {
+            tuple(r[:3]): (int(r[3] or 0), int(r[4] or 0))
+            for r in cur.execute(
+                f"WITH k (scope, period, win) AS (VALUES {_values(len(keys), 3)}) "
+                f"SELECT k.scope, k.period, k.win, {self._spent_sql}, "
+                "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
+                "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
+                "AND h.call_id <> ?) FROM k",
+                [v for key in keys for v in key] + [now, exclude],
+            ).fetchall()
+        }
+        return [
+            BudgetStatus(b, key[2], from_units(found[key][0]), from_units(found[key][1]))
+            for b, key in zip(budgets, windows, strict=True)
+        ]
+
+    def status(self, now: float) -> list[BudgetStatus]:
+        with self._transaction(write=False) as cur:
+            return self._entries(cur, self._budgets(cur), now, "")
+
+    def reserve(
+        self,
+        call_id: str,
+        amount: Decimal,
+        tags: Mapping[str, str],
+        now: float,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+    ) -> Reservation:
+        units = to_units(amount)
+        amount, expires = from_units(units), now + hold_seconds
+        with self._transaction() as cur:  # only reads and writes under the lock
+            entries = self._entries(cur, matching(self._budgets(cur), tags), now, call_id)
+            warnings = check_limits(entries, amount)  # raises: the transaction rolls back
+            cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
+            if entries:
+                cur.execute(
+                    "INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at) "
+                    f"VALUES {_values(len(entries), 6)}",
+                    [
+                        v
+                        for e in entries
+                        for v in (
+                            call_id,
+                            e.budget.scope_text,
+                            e.budget.period,
+                            e.window,
+                            units,
+                            expires,
+                        )
+                    ],
+                )
+        holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
+        return Reservation(call_id, amount, expires, holds, warnings)
+
+    def settle(self, row: LedgerRow, now: float) -> bool:
+        values, cost = row_values(row), to_units(row.cost)
+        with self._transaction() as cur:
+            if (
+                cur.execute(
+                    INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id", values
+                ).fetchone()
+                is None
+            ):
+                return False
+            keys = cur.execute(
+                "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win", (row.call_id,)
+            ).fetchall() or [
+                (b.scope_text, b.period, b.window(now))
+                for b in matching(self._budgets(cur), row.tag_map)
+            ]
+            if keys:
+                cur.execute(
+                    "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
+                    f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
+                    "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
+                    [v for key in sorted(keys) for v in (*key, cost)],
+                )
+        return True
+
+    def _tag_expr(self, name: str) -> str:
+        """SQL for one tag's value (``name`` is validated: letters, digits, _ . -)."""
+        return f"json_extract(tags, '$.\"{name}\"')"
+
+    def _group_expr(self, group: str) -> str:
+        return GROUP_COLUMNS[group] if group in GROUP_COLUMNS else self._tag_expr(group[4:])
+
+    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
+        if query.since_ts is not None:
+            where.append("ts >= ?")
+            params.append(query.since_ts)
+        if query.until_ts is not None:
+            where.append("ts < ?")
+            params.append(query.until_ts)
+        for key, value in query.tags:
+            column = {"user": "user_tag", "project": "project_tag"}.get(key) or self._tag_expr(key)
+            where.append(f"{column} = ?")
+            params.append(value)
+        condition = " AND ".join(where)
+        groups = [self._group_expr(g) for g in query.by]
+        width = len(groups)
+        with self._transaction(write=False) as cur:
+            if groups:  # one scan: the total is the exact sum of the groups
+                ordinals = ", ".join(str(i) for i in range(1, width + 1))
+                rows = [
+                    report_row(
+                        tuple(None if v is None else str(v) for v in values[:width]), values[width:]
+                    )
+                    for values in cur.execute(
+                        f"SELECT {', '.join(groups)}, {AGGREGATES} FROM calls "
+                        f"WHERE {condition} GROUP BY {ordinals}",
+                        params,
+                    ).fetchall()
+                ]
+                total = combine(rows)
+            else:
+                rows = []
+                total = report_row(
+                    (),
+                    cur.execute(
+                        f"SELECT {AGGREGATES} FROM calls WHERE {condition}", params
+                    ).fetchone(),
+                )
+            days: tuple[tuple[str, str, Decimal], ...] = ()
+            if series:
+                days = tuple(
+                    (str(day), str(model), from_units(int(cost)))
+                    for day, model, cost in cur.execute(
+                        f"SELECT day, served_model, SUM(cost_nusd) FROM calls WHERE {condition} "
+                        "GROUP BY 1, 2 ORDER BY 1, 2",
+                        params,
+                    ).fetchall()
+                )
+            statuses = self._entries(cur, self._budgets(cur), now, "")
+        rows.sort(key=lambda r: tuple((v is None, v or "") for v in r.key))
+        return Report(query, tuple(rows), total, tuple(statuses), days)
+
+    def _drop_holds(self, call_id: str) -> None:
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
+
+    def rows(self) -> list[LedgerRow]:
+        with self._transaction(write=False) as cur:
+            return [row_from(r) for r in cur.execute(SELECT_ROWS).fetchall()]
+
+    def insert_rows(self, rows: Iterator[LedgerRow] | Sequence[LedgerRow]) -> None:
+        """Bulk-load recorded calls (benchmarks, imports); budgets are not touched."""
+        with self._transaction() as cur:
+            cur.executemany(INSERT_ROW, (row_values(row) for row in rows))

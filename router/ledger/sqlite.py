@@ -1,0 +1,134 @@
+"""``sqlite:///path``: the embedded ledger. A real file in WAL mode, one connection per thread.
+
+``BEGIN IMMEDIATE`` takes the database's write lock before a transaction's first read, so a
+reservation's check and holds cannot interleave with another writer, in this process or any
+other. The file is created with mode 0600 (its directory 0700); writers wait up to the busy
+timeout. ``synchronous=NORMAL`` in WAL mode keeps every committed call through a process crash;
+the WAL is synced to disk at each checkpoint, so a power loss or OS crash can lose the calls
+committed since the last one (never a partial transaction).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from .base import LedgerError
+from .sql import Cursor, SQLLedger
+
+BUSY_TIMEOUT_MS = 60_000
+#: WAL pages between automatic checkpoints (SQLite's default is 1,000). A checkpoint syncs the
+#: file to disk twice; ten times fewer of them took a reserve + settle pair from about 350 to
+#: about 260 µs on this project's machine. The WAL file grows to about 40 MB between them.
+CHECKPOINT_PAGES = 10_000
+
+#: SQLite only: the hot tables without a rowid, so a reservation and a settlement each write
+#: one B-tree page per table fewer (fewer WAL frames per commit). Rows are copied as they are.
+CLUSTERED = (
+    2,
+    (
+        """CREATE TABLE holds_clustered (
+        call_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
+        amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (call_id, scope, period)) WITHOUT ROWID""",
+        "INSERT INTO holds_clustered SELECT call_id, scope, period, win, amount_nusd, expires_at "
+        "FROM holds",
+        "DROP TABLE holds",
+        "ALTER TABLE holds_clustered RENAME TO holds",
+        "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at, amount_nusd)",
+        """CREATE TABLE budget_spend_clustered (
+        scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
+        spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win)) WITHOUT ROWID""",
+        "INSERT INTO budget_spend_clustered SELECT scope, period, win, spent_nusd "
+        "FROM budget_spend",
+        "DROP TABLE budget_spend",
+        "ALTER TABLE budget_spend_clustered RENAME TO budget_spend",
+    ),
+)
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel/path`` is relative to the working directory, ``sqlite:////abs`` absolute."""
+    path = url.removeprefix("sqlite:///")
+    if not path or path == url:
+        raise LedgerError(f"a SQLite ledger URL is sqlite:///path/to/ledger.db, got {url!r}")
+    return os.path.expanduser(path)
+
+
+class SQLiteLedger(SQLLedger):
+    scheme = "sqlite"
+    extra_migrations = (CLUSTERED,)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._create_file()
+        with self._transaction() as cur:
+            self.migrate(cur)
+
+    @classmethod
+    def from_url(cls, url: str) -> SQLiteLedger:
+        return cls(path_from_url(url))
+
+    def __repr__(self) -> str:
+        return f"SQLiteLedger({self.path!r})"
+
+    def _create_file(self) -> None:
+        directory = os.path.dirname(os.path.abspath(self.path))
+        try:
+            os.makedirs(directory, mode=0o700, exist_ok=True)
+            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
+        except OSError as exc:
+            raise LedgerError(
+                f"cannot create the ledger file {self.path!r}: {exc.strerror}"
+            ) from exc
+
+    def _connection(self) -> tuple[sqlite3.Connection, sqlite3.Cursor]:
+        """This thread's connection and a cursor on it (opened anew in a forked child)."""
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():
+            try:
+                connection = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
+                )
+                connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+                connection.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
+                # After a checkpoint, a WAL that readers let grow past twice that is cut back.
+                connection.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_PAGES * 8192}")
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot open the ledger {self.path!r}: {exc}") from exc
+            local.handles, local.pid = (connection, connection.cursor()), os.getpid()
+        return local.handles  # type: ignore[no-any-return]  # set just above, per thread
+
+    @contextmanager
+    def _transaction(self, *, write: bool = True) -> Iterator[Cursor]:
+        """A write transaction takes the write lock first (``BEGIN IMMEDIATE``); a read-only one
+        (status, reports, listings) reads a WAL snapshot, so a long report never holds up a
+        reservation, and a reservation never holds up a report."""
+        connection, cur = self._connection()
+        try:
+            cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        except sqlite3.Error as exc:
+            access = "writable" if write else "readable"
+            raise LedgerError(f"the ledger {self.path!r} is not {access}: {exc}") from exc
+        try:
+            yield cur
+        except sqlite3.Error as exc:
+            connection.rollback()
+            raise LedgerError(f"ledger {self.path!r}: {exc}") from exc
+        except BaseException:
+            connection.rollback()
+            raise
+        else:
+            cur.execute("COMMIT")
+
+    def close(self) -> None:
+        handles = getattr(self._local, "handles", None)
+        if handles is not None and self._local.pid == os.getpid():
+            handles[0].close()
+        self._local.handles = self._local.pid = None

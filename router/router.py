@@ -1,0 +1,342 @@
+"""The Router: estimate → route → send → meter, falling back along the ranked candidates.
+
+A call is priced from the usage the gateway reports, at the snapshot that served it. A
+response without usage is billed at the estimate's worst case and marked unmetered: never free.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+import attrs
+
+from pricing import Catalog, ModelSpec, Usage, price
+
+from .estimate.estimator import Estimate
+from .gateway.client import DEFAULT_BASE_URL, Attempt, GatewayClient
+from .gateway.errors import GatewayError
+from .gateway.response import Completion
+from .gateway.wire import request_body
+from .ledger.base import DEFAULT_HOLD_SECONDS, Ledger, LedgerRow
+from .ledger.budgets import BudgetExceededError, BudgetStatus, call_tags
+from .request import Request
+from .routing.policy import DEFAULT_POLICY, Allowance, Candidate, Decision, Policy
+from .routing.selector import Selector
+from .stream import CallStream
+
+log = logging.getLogger("router")
+SoftLimitHook = Callable[[BudgetStatus, Decimal], None]
+
+
+class Transport(Protocol):
+    """What the Router needs of a gateway client (GatewayClient; router.testing.FakeClient)."""
+
+    def complete(self, body: Mapping[str, Any], attempts: list[Attempt]) -> Completion: ...
+
+    def stream(
+        self, body: Mapping[str, Any], attempts: list[Attempt]
+    ) -> Iterator[Mapping[str, Any]]: ...
+
+
+@attrs.frozen
+class CallResult:
+    """A finished call: what was asked, what answered, what it cost, and every attempt."""
+
+    call_id: str
+    model: str
+    served_model: str
+    texts: tuple[str, ...]
+    finish_reasons: tuple[str | None, ...]
+    usage: Usage | None
+    cost: Decimal
+    metered: bool
+    estimate: Estimate
+    attempts: tuple[Attempt, ...]
+    seconds: float
+    request_id: str | None = None
+    tags: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def text(self) -> str:
+        return self.texts[0] if self.texts else ""
+
+    @property
+    def status(self) -> str:
+        """``ok`` when the gateway's usage priced the call, ``unmetered`` when it had none."""
+        return "ok" if self.metered else "unmetered"
+
+
+class Router:
+    """Routes, sends and meters calls. Every collaborator can be passed in (tests, fleets)."""
+
+    def __init__(
+        self,
+        *,
+        catalog: Catalog | None = None,
+        client: Transport | None = None,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        selector: Selector | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        ledger: Ledger | None = None,
+        hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        on_soft_limit: SoftLimitHook | None = None,
+    ) -> None:
+        self.catalog = catalog if catalog is not None else Catalog.bundled()
+        self.selector = selector if selector is not None else Selector(self.catalog)
+        self._client = client
+        self._api_key = api_key
+        self._base_url = base_url
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._new_id = new_id
+        self.ledger = ledger
+        self.hold_seconds = hold_seconds
+        self.on_soft_limit = on_soft_limit
+
+    def __repr__(self) -> str:
+        return f"Router(base_url={self._base_url!r}, models={len(self.catalog)})"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Router:
+        """Configured from ``MEMORIES_API_KEY`` and ``MEMORIES_BASE_URL`` (arguments win)."""
+        env = os.environ if environ is None else environ
+        kwargs.setdefault("api_key", env.get("MEMORIES_API_KEY"))
+        kwargs.setdefault("base_url", env.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL)
+        return cls(**kwargs)
+
+    @property
+    def client(self) -> Transport:
+        if self._client is None:
+            self._client = GatewayClient(self._api_key or "", self._base_url)
+        return self._client
+
+    def plan(
+        self,
+        request: Request,
+        policy: Policy | None = None,
+        *,
+        model: str | None = None,
+        allowance: Allowance | None = None,
+    ) -> Decision:
+        """The route decision; ``model`` pins one model (the policy's checks still apply)."""
+        policy = policy if policy is not None else DEFAULT_POLICY
+        if model is not None:
+            policy = attrs.evolve(policy, models=frozenset({model}))
+        return self.selector.route(request, policy, allowance)
+
+    def call(
+        self,
+        request: Request,
+        policy: Policy | None = None,
+        *,
+        model: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> CallResult:
+        """Reserve, send, fall back, meter and settle one call.
+
+        With a ledger, each candidate's worst case is reserved against every budget its tags
+        match before anything is sent: a hard budget that cannot cover the cheapest candidate
+        raises :class:`BudgetExceededError` (nothing sent) unless ``policy.fit_budget``, which
+        takes the cheapest candidate it can cover. A fallback re-reserves for its own model.
+        """
+        policy = policy if policy is not None else DEFAULT_POLICY
+        decision = self.plan(request, policy, model=model)
+        call_id, started, now = self._new_id(), self._clock(), self._wall_clock()
+        attempts: list[Attempt] = []
+        last: tuple[Candidate, Mapping[str, str], GatewayError] | None = None
+        for candidate, tagged in self._reserved(decision, policy, call_id, tags or {}, now):
+            body = request_body(request, self.catalog.get(candidate.model))
+            try:
+                completion = self.client.complete(body, attempts)
+            except GatewayError as exc:
+                exc.attempts = tuple(attempts)
+                last = (candidate, tagged, exc)
+                if self.ledger is not None:
+                    self.ledger.release(call_id, now)
+                if not exc.fallback:
+                    break
+                continue
+            seconds = self._clock() - started
+            result = self.meter(call_id, candidate, completion, attempts, seconds, tagged)
+            if self.ledger is not None:
+                self.ledger.settle(self.row(result), self._wall_clock())
+            return result
+        assert last is not None  # _reserved raises when it yields nothing
+        failed, failed_tags, error = last
+        if self.ledger is not None:
+            row = self._error_row(call_id, failed, failed_tags, attempts, started)
+            self.ledger.release(call_id, self._wall_clock(), row)
+        raise error
+
+    def _reserved(
+        self, decision: Decision, policy: Policy, call_id: str, tags: Mapping[str, str], now: float
+    ) -> Iterator[tuple[Candidate, dict[str, str]]]:
+        """The candidates to try, in order, each with its worst case reserved (with a ledger).
+
+        A budget refusing the first candidate raises, unless ``policy.fit_budget``; refused
+        fallbacks are skipped. If none could be reserved, the first refusal is raised."""
+        refused: BudgetExceededError | None = None
+        tried = 0
+        for index, candidate in enumerate(decision.candidates):
+            tagged = call_tags(tags, candidate.model)
+            if self.ledger is not None:
+                try:
+                    self._reserve(call_id, candidate, tagged, now)
+                except BudgetExceededError as exc:
+                    if index == 0 and not policy.fit_budget:
+                        raise
+                    refused = refused or exc
+                    continue
+            tried += 1
+            yield candidate, tagged
+        if tried == 0 and refused is not None:
+            raise refused
+
+    def _reserve(
+        self, call_id: str, candidate: Candidate, tags: Mapping[str, str], now: float
+    ) -> None:
+        assert self.ledger is not None
+        reservation = self.ledger.reserve(
+            call_id, candidate.estimate.cost.high, tags, now, self.hold_seconds
+        )
+        for status in reservation.warnings:
+            log.warning(
+                "soft budget %s (%s) crossed: limit $%s, spent $%s, reserved $%s, this call up to $%s",
+                status.budget.scope_text,
+                status.budget.period,
+                status.budget.limit,
+                status.spent,
+                status.reserved,
+                reservation.amount,
+            )
+            if self.on_soft_limit is not None:
+                self.on_soft_limit(status, reservation.amount)
+
+    def row(self, result: CallResult) -> LedgerRow:
+        """The ledger row of a finished call."""
+        usage = result.usage or Usage(0, 0)
+        return LedgerRow(
+            call_id=result.call_id,
+            ts=self._wall_clock(),
+            requested_model=result.model,
+            served_model=result.served_model,
+            tags=result.tags,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            estimate_low=result.estimate.cost.low,
+            estimate_expected=result.estimate.cost.expected,
+            estimate_high=result.estimate.cost.high,
+            cost=result.cost,
+            status=result.status,
+            latency=result.seconds,
+            attempts=len(result.attempts),
+        )
+
+    def _error_row(
+        self,
+        call_id: str,
+        candidate: Candidate,
+        tags: Mapping[str, str],
+        attempts: list[Attempt],
+        started: float,
+    ) -> LedgerRow:
+        cost = candidate.estimate.cost
+        return LedgerRow(
+            call_id=call_id,
+            ts=self._wall_clock(),
+            requested_model=candidate.model,
+            served_model=candidate.model,
+            tags=tuple(sorted(tags.items())),
+            input_tokens=0,
+            output_tokens=0,
+            cached_tokens=0,
+            reasoning_tokens=0,
+            estimate_low=cost.low,
+            estimate_expected=cost.expected,
+            estimate_high=cost.high,
+            cost=Decimal(0),
+            status="error",
+            latency=self._clock() - started,
+            attempts=len(attempts),
+        )
+
+    def meter(
+        self,
+        call_id: str,
+        candidate: Candidate,
+        completion: Completion,
+        attempts: list[Attempt],
+        seconds: float,
+        tags: Mapping[str, str] | None = None,
+    ) -> CallResult:
+        """Price the completion at the snapshot that served it, or at the worst case."""
+        served = self._served(candidate.model, completion.served_model)
+        if completion.usage is not None:
+            cost, metered = price(served, completion.usage).total, True
+        else:
+            cost, metered = candidate.estimate.cost.high, False
+        return CallResult(
+            call_id=call_id,
+            model=candidate.model,
+            served_model=served.id,
+            texts=completion.texts,
+            finish_reasons=completion.finish_reasons,
+            usage=completion.usage,
+            cost=cost,
+            metered=metered,
+            estimate=candidate.estimate,
+            attempts=tuple(attempts),
+            seconds=seconds,
+            request_id=completion.request_id,
+            tags=tuple(sorted((tags or call_tags({}, candidate.model)).items())),
+        )
+
+    def _served(self, requested: str, served_name: str | None) -> ModelSpec:
+        if served_name and served_name in self.catalog:
+            return self.catalog.get(served_name)
+        return self.catalog.get(requested)
+
+    def stream(
+        self,
+        request: Request,
+        policy: Policy | None = None,
+        *,
+        model: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> CallStream:
+        """Start a streamed call: reserved like :meth:`call`, falling back only before the
+        first byte, settled when the stream ends."""
+        policy = policy if policy is not None else DEFAULT_POLICY
+        decision = self.plan(request, policy, model=model)
+        call_id, now = self._new_id(), self._wall_clock()
+        attempts: list[Attempt] = []
+        last_error: GatewayError | None = None
+        for candidate, tagged in self._reserved(decision, policy, call_id, tags or {}, now):
+            body = request_body(request, self.catalog.get(candidate.model), stream=True)
+            events = self.client.stream(body, attempts)
+            try:
+                first = next(events, None)
+            except GatewayError as exc:
+                exc.attempts = tuple(attempts)
+                if self.ledger is not None:
+                    self.ledger.release(call_id, now)
+                if not exc.fallback:
+                    raise
+                last_error = exc
+                continue
+            return CallStream(
+                self, call_id, candidate, first, events, attempts, self._clock(), tagged
+            )
+        assert last_error is not None
+        raise last_error

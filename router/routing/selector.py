@@ -1,0 +1,256 @@
+"""Route a request to the cheapest model that can do the job, and say why every other can't.
+
+Ranking uses each model's own estimate of *this* request (its text under the model's tokenizer,
+its images under the model's image rule, its tier), not the sum of per-token rates. Text is
+estimated once per tokenizer family and each image once per rule; the ranked list for a
+repeated request is cached, and only the budget check (which changes as money is spent) runs
+again.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable
+
+import cachetools
+
+from pricing import PROVIDERS, Catalog, ModelSpec, NoTierError, usd_text
+
+from ..errors import InputError
+from ..estimate.estimator import Estimate, Estimator, SharedWork
+from ..gateway.wire import ROLES
+from ..request import Request
+from .policy import (
+    DEFAULT_POLICY,
+    Allowance,
+    Candidate,
+    Decision,
+    NoModelQualifiesError,
+    Policy,
+    Rejection,
+)
+
+_Ranked = tuple[tuple[Candidate, ...], tuple[Rejection, ...]]
+_SCORE = operator.attrgetter("score")
+_POSITION = operator.itemgetter(0)
+
+
+def implied_requirements(request: Request) -> frozenset[str]:
+    """Capabilities the request itself needs: images → image input, JSON output, thinking."""
+    needs = set()
+    if request.images:
+        needs.add("image")
+    if request.json_output:
+        needs.add("json")
+    if request.thinking:
+        needs.add("thinking")
+    return frozenset(needs)
+
+
+class Selector:
+    """Ranks the catalog's models for a request under a :class:`Policy`."""
+
+    def __init__(
+        self,
+        catalog: Catalog | None = None,
+        *,
+        estimator: Estimator | None = None,
+        cache_size: int = 1024,
+    ) -> None:
+        self.catalog = catalog if catalog is not None else Catalog.bundled()
+        self.estimator = estimator if estimator is not None else Estimator(self.catalog)
+        self._cache: cachetools.LRUCache[tuple[Request, Policy], _Ranked] = cachetools.LRUCache(
+            maxsize=cache_size
+        )
+        self._screens: cachetools.LRUCache[
+            tuple[Policy, frozenset[str], frozenset[str]],
+            tuple[_Rules, list[tuple[int, ModelSpec, Rejection | None]]],
+        ] = cachetools.LRUCache(maxsize=256)
+
+    def route(
+        self, request: Request, policy: Policy | None = None, allowance: Allowance | None = None
+    ) -> Decision:
+        """The decision for ``request``; raises :class:`NoModelQualifiesError` if none fits.
+
+        ``allowance(model)`` is what budgets still let a call on that model cost; a candidate
+        whose worst case is above it is rejected (the budget seam: the ledger supplies it).
+        """
+        policy = policy if policy is not None else DEFAULT_POLICY
+        key = (request, policy)
+        ranked = self._cache.get(key)
+        if ranked is None:
+            ranked = self._cache[key] = self._rank(request, policy)
+        candidates, rejected = ranked
+        if allowance is not None:
+            candidates, rejected = _apply_allowance(candidates, rejected, allowance, self.catalog)
+        if not candidates:
+            raise NoModelQualifiesError(rejected)
+        return Decision(candidates, rejected)
+
+    def _rank(self, request: Request, policy: Policy) -> _Ranked:
+        required = implied_requirements(request) | policy.require
+        roles = frozenset(m.role for m in request.messages)
+        rules, screened = self._screened(policy, required, roles)
+        candidates: list[Candidate] = []
+        rejected: list[tuple[int, Rejection]] = []
+        shared = SharedWork()
+        estimate_on, fit = self.estimator.estimate, rules.fit
+        by_expected = policy.objective == "expected"
+        # ``screened`` runs best quality first, then by id: the stable sort by score below
+        # leaves ties in that order, so it needs no tie-break key.
+        for position, model, static in screened:
+            if static is not None:
+                rejected.append((position, static))
+                continue
+            try:
+                estimate = estimate_on(request, model, shared)
+            except NoTierError as exc:
+                rejected.append((position, _no_tier(model, exc)))
+                continue
+            reason = fit(model, request, estimate)
+            if reason is not None:
+                rejected.append((position, Rejection(model.id, *reason)))
+                continue
+            cost = estimate.cost
+            candidates.append(
+                Candidate(model.id, estimate, cost.expected if by_expected else cost.high)
+            )
+        candidates.sort(key=_SCORE)
+        rejected.sort(key=_POSITION)  # back to catalog order
+        return tuple(candidates), tuple(r for _, r in rejected)
+
+    def _screened(
+        self, policy: Policy, required: frozenset[str], roles: frozenset[str]
+    ) -> tuple[_Rules, list[tuple[int, ModelSpec, Rejection | None]]]:
+        """The policy's rules and each model's catalog position and size-independent rejection
+        (None: it passed), best quality first and then by id; cached per policy."""
+        key = (policy, required, roles)
+        found = self._screens.get(key)
+        if found is None:
+            rules = _Rules(self.catalog, policy, required, roles)
+            screened = []
+            for position, model in enumerate(self.catalog):
+                reason = rules.static(model)
+                static = None if reason is None else Rejection(model.id, *reason)
+                screened.append((position, model, static))
+            screened.sort(key=lambda entry: (-rules.rank[entry[1].id], entry[1].id))
+            found = self._screens[key] = (rules, screened)
+        return found
+
+
+def _no_tier(model: ModelSpec, exc: NoTierError) -> Rejection:
+    return Rejection(
+        model.id,
+        "tier",
+        f"no price tier covers {exc.input_tokens:,} input tokens "
+        f"(the last ends at {exc.max_input_tokens:,})",
+    )
+
+
+def _apply_allowance(
+    candidates: Iterable[Candidate],
+    rejected: tuple[Rejection, ...],
+    allowance: Allowance,
+    catalog: Catalog,
+) -> _Ranked:
+    kept, refused = [], list(rejected)
+    for candidate in candidates:
+        left = allowance(catalog.get(candidate.model))
+        worst = candidate.estimate.cost.high
+        if left is not None and worst > left:
+            refused.append(
+                Rejection(
+                    candidate.model,
+                    "budget",
+                    f"worst case ${usd_text(worst)} is more than the ${usd_text(left)} its budgets "
+                    "still allow",
+                )
+            )
+        else:
+            kept.append(candidate)
+    return tuple(kept), tuple(refused)
+
+
+class _Rules:
+    """The policy resolved against a catalog: names checked, the quality floor ranked."""
+
+    def __init__(
+        self, catalog: Catalog, policy: Policy, required: frozenset[str], roles: frozenset[str]
+    ) -> None:
+        self.roles = roles
+        unknown = policy.providers - set(PROVIDERS)
+        if unknown:
+            raise InputError(f"unknown provider {sorted(unknown)}; known: {', '.join(PROVIDERS)}")
+        self.policy = policy
+        self.required = required
+        self.allowed = frozenset(catalog.get(name).id for name in policy.models)
+        self.excluded = frozenset(catalog.get(name).id for name in policy.exclude)
+        self.rank = {m.id: catalog.quality_rank(m.quality) for m in catalog}
+        self.floor = None
+        if policy.min_quality is not None:
+            if policy.min_quality not in catalog.quality_classes:
+                raise InputError(
+                    f"unknown quality {policy.min_quality!r}; the catalog's classes, lowest "
+                    f"first: {', '.join(catalog.quality_classes)}"
+                )
+            self.floor = catalog.quality_rank(policy.min_quality)
+
+    def static(self, model: ModelSpec) -> tuple[str, str] | None:
+        """Reasons that do not depend on the request's size, checked in this order."""
+        for check in (self._listed, self._snapshot, self._capable):
+            reason = check(model)
+            if reason is not None:
+                return reason
+        return None
+
+    def _listed(self, model: ModelSpec) -> tuple[str, str] | None:
+        if model.id in self.excluded:
+            return "excluded", "excluded by the policy"
+        if self.allowed and model.id not in self.allowed:
+            return "not-allowed", "not among the models the policy allows"
+        if self.policy.providers and model.provider not in self.policy.providers:
+            return "provider", f"provider {model.provider} is not allowed"
+        return None
+
+    def _snapshot(self, model: ModelSpec) -> tuple[str, str] | None:
+        if model.snapshot_of is None or self.policy.snapshots or model.id in self.allowed:
+            return None
+        return "snapshot", f"dated snapshot of {model.snapshot_of} (pin it or allow snapshots)"
+
+    def _capable(self, model: ModelSpec) -> tuple[str, str] | None:
+        unsupported = self.roles - ROLES[model.provider]
+        if unsupported:
+            return (
+                "roles",
+                f"the {model.provider} API takes no {', '.join(sorted(unsupported))} messages",
+            )
+        missing = self.required - model.capabilities
+        if missing:
+            return "capability", f"lacks {', '.join(sorted(missing))}"
+        if self.floor is not None and self.rank[model.id] < self.floor:
+            return "quality", f"quality {model.quality} is below {self.policy.min_quality}"
+        return None
+
+    def fit(self, model: ModelSpec, request: Request, estimate: Estimate) -> tuple[str, str] | None:
+        """Reasons that depend on this request: output limit, context window, cost ceiling."""
+        per_choice = request.max_tokens or model.defaults.max_tokens
+        if per_choice > model.max_output_tokens:
+            return (
+                "output",
+                f"max_tokens {per_choice:,} is above its output limit {model.max_output_tokens:,}",
+            )
+        needed = estimate.input_tokens.high + per_choice
+        if needed > model.context_window:
+            return "context", (
+                f"up to {estimate.input_tokens.high:,} input + {per_choice:,} output tokens "
+                f"exceed its {model.context_window:,}-token context window"
+            )
+        ceiling = self.policy.max_cost
+        if ceiling is not None:
+            cost = estimate.cost.high if self.policy.ceiling == "worst" else estimate.cost.expected
+            if cost > ceiling:
+                return "cost", (
+                    f"{self.policy.ceiling} cost ${usd_text(cost)} is above the "
+                    f"${usd_text(ceiling)} ceiling"
+                )
+        return None
