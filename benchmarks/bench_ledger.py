@@ -17,8 +17,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from router.ledger.base import LedgerRow, ledger_from_url
-from router.ledger.budgets import Budget
+from router import Budget, LedgerRow, ledger_from_url
 
 TAGS = {"user": "bench", "model": "gpt:gpt-4o", "provider": "gpt"}
 

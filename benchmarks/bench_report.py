@@ -14,8 +14,7 @@ import tempfile
 import time
 import uuid
 
-from router.ledger.base import ledger_from_url
-from router.ledger.spend import ReportQuery
+from router import ReportQuery, ledger_from_url
 from router.ledger.sql import SQLLedger
 from tests.synthetic import rows
 

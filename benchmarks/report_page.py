@@ -17,11 +17,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from router.ledger.base import ledger_from_url
-from router.ledger.budgets import Budget
-from router.ledger.spend import ReportQuery
+from router import Budget, ReportQuery, ledger_from_url
 from router.ledger.sql import SQLLedger
-from router.report.formats import to_html
+from router.report.html import to_html
 from tests.synthetic import rows
 
 FLAGS = [

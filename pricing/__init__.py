@@ -6,16 +6,24 @@ a catalog, when :meth:`Catalog.load` is called.
 
 from .catalog import Catalog
 from .cost import amounts, price, price_tokens, tier_for, usd_display, usd_text
-from .errors import CatalogError, NoTierError, PricingError, UnknownModelError
+from .errors import (
+    CatalogError,
+    InputError,
+    NoTierError,
+    PricingError,
+    RouterError,
+    UnknownModelError,
+)
 from .values import (
     CAPABILITIES,
+    PROVIDER_ROLES,
     PROVIDERS,
     TOKENIZERS,
     Cost,
     ImageRule,
     ModelSpec,
+    Range,
     RequestDefaults,
-    Span,
     Tier,
     Usage,
 )
@@ -26,12 +34,15 @@ __all__ = [
     "CatalogError",
     "Cost",
     "ImageRule",
+    "InputError",
     "ModelSpec",
     "NoTierError",
     "PROVIDERS",
+    "PROVIDER_ROLES",
     "PricingError",
+    "Range",
     "RequestDefaults",
-    "Span",
+    "RouterError",
     "TOKENIZERS",
     "Tier",
     "UnknownModelError",

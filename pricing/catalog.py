@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Iterator
+from importlib import resources
 from typing import TYPE_CHECKING
 
 from .errors import UnknownModelError
+from .loader import build_models, merge_documents, read_document
 from .values import ModelSpec
 
 if TYPE_CHECKING:
@@ -39,10 +42,6 @@ class Catalog:
     @classmethod
     def load(cls, overlays: Iterable[str | Path] = (), *, bundled: bool = True) -> Catalog:
         """The bundled catalog (unless ``bundled=False``) with each overlay applied in order."""
-        from importlib import resources  # loaded here, not at import: keeps `import pricing` fast
-
-        from .loader import read_document
-
         documents = []
         if bundled:
             text = resources.files("pricing").joinpath("catalog.yaml").read_text(encoding="utf-8")
@@ -61,8 +60,6 @@ class Catalog:
     @classmethod
     def from_documents(cls, documents: list[tuple[str, dict[str, object]]]) -> Catalog:
         """Build from parsed documents ``(source name, mapping)``; later ones overlay earlier."""
-        from .loader import build_models, merge_documents
-
         merged = merge_documents(documents)
         return cls(
             build_models(merged), quality_classes=merged.quality_classes, currency=merged.currency
@@ -89,8 +86,6 @@ class Catalog:
         candidates = self._by_name.get(name.partition(":")[2] or name, [])
         if len(candidates) > 1:
             raise UnknownModelError(name, candidates, ambiguous=True)
-        import difflib
-
         names = list(self._models) + list(self._by_name)
         close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
         suggestions = dict.fromkeys(m if m in self._models else self._by_name[m][0] for m in close)

@@ -1,23 +1,42 @@
-"""Exceptions raised by :mod:`pricing`.
+"""Exceptions raised by :mod:`pricing`, and the root that every costrouter error shares.
 
-The tree::
+The root lives here, in the package everything else builds on, so that ``except RouterError``
+catches a pricing error raised from deep inside a routed call as surely as a router's own. The
+whole tree of both packages is drawn in :mod:`router.errors`; this module's part of it::
 
-    PricingError                      base of everything this package raises
-    ├── CatalogError (ValueError)     a catalog file is malformed; carries file, model, field
-    ├── UnknownModelError (KeyError)  no model matches a name; carries the closest ids
-    └── NoTierError (ValueError)      a usage is outside every price tier of a model
+    RouterError                       base of everything costrouter raises (exit 1)
+    └── InputError (ValueError)       the caller's input is invalid; says what to fix (exit 2)
+        └── PricingError              base of everything this package raises
+            ├── CatalogError          a catalog file is malformed; carries file, model, field
+            ├── UnknownModelError (KeyError)  no model matches a name; carries the closest ids
+            └── NoTierError           a usage is outside every price tier of a model
+
+``exit_code`` is what the command line exits with for the class.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 
-class PricingError(Exception):
+class RouterError(Exception):
+    """Base class of every error costrouter raises, in :mod:`pricing` and :mod:`router`."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class InputError(RouterError, ValueError):
+    """The caller's input is invalid; the message says what to do instead."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class PricingError(InputError):
     """Base class of every error raised by :mod:`pricing`."""
 
 
-class CatalogError(PricingError, ValueError):
+class CatalogError(PricingError):
     """A catalog file does not hold a valid catalog.
 
     ``source`` is the file (or ``"<bundled>"``), ``model`` and ``field`` locate the problem
@@ -58,7 +77,7 @@ class UnknownModelError(PricingError, KeyError):
         return str(self.args[0])
 
 
-class NoTierError(PricingError, ValueError):
+class NoTierError(PricingError):
     """A usage has more input tokens than the last price tier of ``model`` covers."""
 
     def __init__(self, model: str, input_tokens: int, max_input_tokens: int) -> None:

@@ -6,13 +6,13 @@ only I/O is :func:`read_document`, which the catalog calls for the bundled file 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import attrs
-import yaml
 
 from .errors import CatalogError
 from .values import (
@@ -21,8 +21,8 @@ from .values import (
     TOKENIZERS,
     ImageRule,
     ModelSpec,
+    Range,
     RequestDefaults,
-    Span,
     Tier,
 )
 
@@ -54,37 +54,41 @@ IMAGE_RULES: dict[str, tuple[tuple[str, ...], dict[str, int]]] = {
 _OPTIONAL_NO_DEFAULT = {"gemini_tiles": ("measured_flat",), "qwen_patches": ("min_pixels",)}
 
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+@functools.cache
+def _yaml() -> tuple[Any, type[Any]]:
+    """PyYAML, and a safe loader of it that refuses a key written twice in one mapping (plain
+    YAML keeps the last). The loader uses libyaml's C parser when PyYAML was built with it.
+    PyYAML loads when a catalog is first read, not with ``import pricing``."""
+    import yaml
 
+    base: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-class _Loader(_SafeLoader):  # type: ignore[valid-type,misc]  # chosen at run time: C parser if built
-    """A safe loader that refuses a key written twice in one mapping (plain YAML keeps the last).
+    class UniqueKeyLoader(base):  # type: ignore[misc]  # base chosen at run time
+        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r}", key_node.start_mark
+                    )
+                seen.add(key)
+            mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+            return mapping
 
-    It uses libyaml's C parser when PyYAML was built with it, and the pure-Python one otherwise.
-    """
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[object] = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                continue
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
-        return mapping
+    return yaml, UniqueKeyLoader
 
 
 def read_document(path: str | Path, text: str | None = None) -> dict[str, Any]:
     """Read and parse one catalog file (or ``text`` labelled with ``path``)."""
     source = str(path)
+    yaml, loader = _yaml()
     try:
         if text is None:
             text = Path(path).read_text(encoding="utf-8")
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 -- _Loader is a SafeLoader
+        data = yaml.load(text, Loader=loader)
     except OSError as exc:
         raise CatalogError(f"cannot read the file ({exc.strerror})", source=source) from exc
     except yaml.YAMLError as exc:
@@ -345,13 +349,13 @@ class _ModelBuilder:
             )
         params = {name: self.span(name, raw[name]) for name in raw if name != "rule"}
         for name, default in optional.items():
-            params.setdefault(name, Span.exact(Decimal(default)))
+            params.setdefault(name, Range.exact(Decimal(default)))
         return ImageRule(rule, tuple(sorted(params.items())))
 
-    def span(self, name: str, value: Any) -> Span:
+    def span(self, name: str, value: Any) -> Range[Decimal]:
         what = f"image_tokens.{name}"
         if not isinstance(value, Mapping):
-            return Span.exact(self.decimal("image_tokens", value, what=what))
+            return Range.exact(self.decimal("image_tokens", value, what=what))
         if set(value) != {"low", "expected", "high"}:
             self.fail("image_tokens", f"{what}: an uncertain value is {{low, expected, high}}")
         low, expected, high = (
@@ -359,4 +363,4 @@ class _ModelBuilder:
         )
         if not low <= expected <= high:
             self.fail("image_tokens", f"{what}: expected low <= expected <= high")
-        return Span(low, expected, high)
+        return Range(low, expected, high)

@@ -2,37 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
 import attrs
+
+from .errors import InputError
 
 #: Capabilities a catalog model can declare. ``reasoning`` means it reasons by default (hidden
 #: reasoning tokens billed as output); ``thinking`` means reasoning can be asked for.
 CAPABILITIES = ("image", "video", "json", "thinking", "reasoning")
 PROVIDERS = ("qwen", "gpt", "gemini")
 TOKENIZERS = ("o200k", "cl100k", "qwen", "gemma3")
+#: The message roles each provider's gateway page accepts (Qwen's lists system and user only).
+PROVIDER_ROLES: Mapping[str, frozenset[str]] = {
+    "qwen": frozenset({"system", "user"}),
+    "gpt": frozenset({"system", "user", "assistant"}),
+    "gemini": frozenset({"system", "user", "assistant"}),
+}
 
 
 def _non_negative_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
     if type(value) is not int or value < 0:
-        raise ValueError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
+        raise InputError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
+
+
+Number = TypeVar("Number", int, Decimal)
+
+
+def _ordered(instance: Range[Any], attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not instance.low <= instance.expected <= value:
+        raise InputError(f"expected low <= expected <= high, got {instance!r}")
 
 
 @attrs.frozen(cache_hash=True)
-class Span:
-    """A parameter the public documents disagree on: ``low <= expected <= high``."""
+class Range(Generic[Number]):
+    """A quantity known to lie in ``[low, high]``, most likely ``expected``: a token count (int),
+    an amount of USD or a parameter the public documents disagree on (exact Decimals)."""
 
-    low: Decimal
-    expected: Decimal
-    high: Decimal
+    low: Number
+    expected: Number
+    high: Number = attrs.field(validator=_ordered)
 
     @classmethod
-    def exact(cls, value: Decimal) -> Span:
+    def exact(cls, value: Number) -> Range[Number]:
         return cls(value, value, value)
-
-    @property
-    def uncertain(self) -> bool:
-        return self.low != self.high
 
 
 @attrs.frozen(cache_hash=True)
@@ -53,13 +68,7 @@ class ImageRule:
     """How a model turns an image into tokens: a rule name plus its parameters (see TOKENS.md)."""
 
     rule: str
-    params: tuple[tuple[str, Span], ...] = ()
-
-    def param(self, name: str) -> Span:
-        for key, value in self.params:
-            if key == name:
-                return value
-        raise KeyError(f"image rule {self.rule!r} has no parameter {name!r}")
+    params: tuple[tuple[str, Range[Decimal]], ...] = ()
 
 
 @attrs.frozen
@@ -117,12 +126,12 @@ class Usage:
 
     def __attrs_post_init__(self) -> None:
         if self.cached_tokens > self.input_tokens:
-            raise ValueError(
+            raise InputError(
                 f"cached_tokens ({self.cached_tokens}) cannot exceed input_tokens "
                 f"({self.input_tokens}): cached tokens are part of the input"
             )
         if self.reasoning_tokens > self.output_tokens:
-            raise ValueError(
+            raise InputError(
                 f"reasoning_tokens ({self.reasoning_tokens}) cannot exceed output_tokens "
                 f"({self.output_tokens}): reasoning tokens are part of the output"
             )

@@ -1,25 +1,78 @@
-"""Exceptions raised by :mod:`router`.
+"""Every error costrouter raises, in one tree with one root.
 
-The tree (``exit_code`` is what the command line exits with)::
+Each class lives beside the code that raises it; this module gathers them so the whole tree can
+be read, and caught, in one place. ``exit_code`` is what the command line exits with::
 
-    RouterError                 base of everything router raises (exit 1)
-    └── InputError (ValueError) bad input from the caller: says what to fix (exit 2)
+    RouterError                          the root: catch it to catch everything (exit 1)
+    ├── InputError (ValueError)          the caller's input is invalid; says what to fix (exit 2)
+    │   ├── PricingError                 from the pricing package
+    │   │   ├── CatalogError             a catalog file is malformed: file, model, field
+    │   │   ├── UnknownModelError (KeyError)  no model has that name: the closest ids
+    │   │   └── NoTierError              no price tier covers that many input tokens
+    │   ├── ImageError                   bytes that are not a supported image
+    │   └── ImageFetchError              a remote image could not be fetched
+    ├── BudgetExceededError              a hard budget cannot cover the call; nothing sent (exit 3)
+    ├── NoModelQualifiesError            every model was rejected, each with its reason (exit 4)
+    ├── GatewayError                     no usable completion (exit 5); .status .code .attempts
+    │   ├── BadRequestError              400, 409, 415: this request on this model
+    │   ├── AuthenticationError          401: the key is missing, invalid or expired
+    │   ├── InsufficientBalanceError     402: the gateway account has no balance
+    │   ├── ForbiddenError               403
+    │   ├── RateLimitError               429 (retried, honouring Retry-After)
+    │   ├── ServerError                  5xx (retried)
+    │   ├── GatewayConnectionError       no answer: refused, reset, timed out (retried)
+    │   └── BadResponseError             not a completion: not JSON, the wrong shape, "errored"
+    └── LedgerError                      the ledger's storage failed; the driver's error is the cause
 
-Errors from :mod:`pricing` (``PricingError``) are bad input too and exit 2.
+The root is defined in :mod:`pricing`, the package everything builds on, so a pricing error met
+inside a routed call is a ``RouterError`` too.
 """
 
-from __future__ import annotations
+from pricing.errors import (
+    CatalogError,
+    InputError,
+    NoTierError,
+    PricingError,
+    RouterError,
+    UnknownModelError,
+)
 
-from typing import ClassVar
+from .fetch import ImageFetchError
+from .gateway.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BadResponseError,
+    ForbiddenError,
+    GatewayConnectionError,
+    GatewayError,
+    InsufficientBalanceError,
+    RateLimitError,
+    ServerError,
+)
+from .images import ImageError
+from .ledger.base import LedgerError
+from .ledger.budgets import BudgetExceededError
+from .routing.policy import NoModelQualifiesError
 
-
-class RouterError(Exception):
-    """Base class of every error raised by :mod:`router`."""
-
-    exit_code: ClassVar[int] = 1
-
-
-class InputError(RouterError, ValueError):
-    """The caller's input is invalid; the message says what to do instead."""
-
-    exit_code: ClassVar[int] = 2
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BadResponseError",
+    "BudgetExceededError",
+    "CatalogError",
+    "ForbiddenError",
+    "GatewayConnectionError",
+    "GatewayError",
+    "ImageError",
+    "ImageFetchError",
+    "InputError",
+    "InsufficientBalanceError",
+    "LedgerError",
+    "NoModelQualifiesError",
+    "NoTierError",
+    "PricingError",
+    "RateLimitError",
+    "RouterError",
+    "ServerError",
+    "UnknownModelError",
+]

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from .errors import InputError
+from pricing import InputError
+
 from .request import ImagePart, Message, Part, Request
 
 if TYPE_CHECKING:

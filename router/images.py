@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import attrs
 import cachetools
 
-from .errors import InputError
+from pricing import InputError
 
 if TYPE_CHECKING:
     from collections.abc import Hashable

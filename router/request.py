@@ -16,13 +16,17 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from .constants import DETAILS, MEDIA_RESOLUTIONS, ROLES
-from .errors import InputError
+from pricing import InputError
+
 from .images import ImageError, read_header
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+#: Names a request may use (the command line offers the same choices).
+ROLES = ("system", "user", "assistant")
+DETAILS = ("auto", "low", "high")
+MEDIA_RESOLUTIONS = ("low", "medium", "high")
 Detail = Literal["auto", "low", "high"]
 
 

@@ -12,15 +12,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import attrs
 
 from pricing import Catalog, ModelSpec, Usage, price
 
 from .estimate.estimator import Estimate
-from .gateway.client import DEFAULT_BASE_URL, Attempt, GatewayClient
-from .gateway.errors import GatewayError
+from .gateway.client import DEFAULT_BASE_URL, GatewayClient
+from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
 from .gateway.wire import request_body
 from .ledger.base import DEFAULT_HOLD_SECONDS, Ledger, LedgerRow
@@ -30,8 +30,19 @@ from .routing.policy import DEFAULT_POLICY, Allowance, Candidate, Decision, Poli
 from .routing.selector import Selector
 from .stream import CallStream
 
-log = logging.getLogger("router")
+log = logging.getLogger("costrouter.router")
 SoftLimitHook = Callable[[BudgetStatus, Decimal], None]
+_Sent = TypeVar("_Sent", "CallResult", "CallStream[CallResult]")
+
+
+@attrs.define
+class _Call:
+    """One call in progress: its id, when it started (monotonic and wall clock), every attempt."""
+
+    id: str
+    started: float
+    now: float
+    attempts: list[Attempt] = attrs.Factory(list)
 
 
 class Transport(Protocol):
@@ -148,34 +159,78 @@ class Router:
         raises :class:`BudgetExceededError` (nothing sent) unless ``policy.fit_budget``, which
         takes the cheapest candidate it can cover. A fallback re-reserves for its own model.
         """
+
+        def send(call: _Call, candidate: Candidate, tags: dict[str, str]) -> CallResult:
+            body = request_body(request, self.catalog.get(candidate.model))
+            completion = self.client.complete(body, call.attempts)
+            return self._finish(call, candidate, tags, completion)
+
+        return self._fallback(request, policy, model, tags, send)
+
+    def stream(
+        self,
+        request: Request,
+        policy: Policy | None = None,
+        *,
+        model: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> CallStream[CallResult]:
+        """Start a streamed call: reserved like :meth:`call`, falling back only before the
+        first byte, settled when the stream ends."""
+
+        def send(call: _Call, candidate: Candidate, tags: dict[str, str]) -> CallStream[CallResult]:
+            body = request_body(request, self.catalog.get(candidate.model), stream=True)
+            events = self.client.stream(body, call.attempts)
+            first = next(events, None)  # a failure before the first byte raises here
+
+            def finish(completion: Completion) -> CallResult:
+                return self._finish(call, candidate, tags, completion)
+
+            return CallStream(call.id, candidate, first, events, finish)
+
+        return self._fallback(request, policy, model, tags, send)
+
+    def _fallback(
+        self,
+        request: Request,
+        policy: Policy | None,
+        model: str | None,
+        tags: Mapping[str, str] | None,
+        send: Callable[[_Call, Candidate, dict[str, str]], _Sent],
+    ) -> _Sent:
+        """The one fallback loop of :meth:`call` and :meth:`stream`: ``send`` each reserved
+        candidate in turn until one answers; a gateway error frees that candidate's hold and
+        moves on (or stops, when every model would fail alike). When none answers, the last
+        failure is recorded as the call's error row and raised."""
         policy = policy if policy is not None else DEFAULT_POLICY
         decision = self.plan(request, policy, model=model)
-        call_id, started, now = self._new_id(), self._clock(), self._wall_clock()
-        attempts: list[Attempt] = []
-        last: tuple[Candidate, Mapping[str, str], GatewayError] | None = None
-        for candidate, tagged in self._reserved(decision, policy, call_id, tags or {}, now):
-            body = request_body(request, self.catalog.get(candidate.model))
+        call = _Call(self._new_id(), self._clock(), self._wall_clock())
+        last: tuple[Candidate, dict[str, str], GatewayError] | None = None
+        for candidate, tagged in self._reserved(decision, policy, call.id, tags or {}, call.now):
             try:
-                completion = self.client.complete(body, attempts)
+                return send(call, candidate, tagged)
             except GatewayError as exc:
-                exc.attempts = tuple(attempts)
+                exc.attempts = tuple(call.attempts)
                 last = (candidate, tagged, exc)
                 if self.ledger is not None:
-                    self.ledger.release(call_id, now)
+                    self.ledger.release(call.id, call.now)
                 if not exc.fallback:
                     break
-                continue
-            seconds = self._clock() - started
-            result = self.meter(call_id, candidate, completion, attempts, seconds, tagged)
-            if self.ledger is not None:
-                self.ledger.settle(self.row(result), self._wall_clock())
-            return result
         assert last is not None  # _reserved raises when it yields nothing
         failed, failed_tags, error = last
         if self.ledger is not None:
-            row = self._error_row(call_id, failed, failed_tags, attempts, started)
-            self.ledger.release(call_id, self._wall_clock(), row)
+            row = self._error_row(call, failed, failed_tags)
+            self.ledger.release(call.id, self._wall_clock(), row)
         raise error
+
+    def _finish(
+        self, call: _Call, candidate: Candidate, tags: dict[str, str], completion: Completion
+    ) -> CallResult:
+        """Meter the answer and settle it in the ledger."""
+        result = self._meter(call, candidate, completion, tags)
+        if self.ledger is not None:
+            self.ledger.settle(self._row(result), self._wall_clock())
+        return result
 
     def _reserved(
         self, decision: Decision, policy: Policy, call_id: str, tags: Mapping[str, str], now: float
@@ -221,7 +276,7 @@ class Router:
             if self.on_soft_limit is not None:
                 self.on_soft_limit(status, reservation.amount)
 
-    def row(self, result: CallResult) -> LedgerRow:
+    def _row(self, result: CallResult) -> LedgerRow:
         """The ledger row of a finished call."""
         usage = result.usage or Usage(0, 0)
         return LedgerRow(
@@ -243,17 +298,10 @@ class Router:
             attempts=len(result.attempts),
         )
 
-    def _error_row(
-        self,
-        call_id: str,
-        candidate: Candidate,
-        tags: Mapping[str, str],
-        attempts: list[Attempt],
-        started: float,
-    ) -> LedgerRow:
+    def _error_row(self, call: _Call, candidate: Candidate, tags: Mapping[str, str]) -> LedgerRow:
         cost = candidate.estimate.cost
         return LedgerRow(
-            call_id=call_id,
+            call_id=call.id,
             ts=self._wall_clock(),
             requested_model=candidate.model,
             served_model=candidate.model,
@@ -267,18 +315,12 @@ class Router:
             estimate_high=cost.high,
             cost=Decimal(0),
             status="error",
-            latency=self._clock() - started,
-            attempts=len(attempts),
+            latency=self._clock() - call.started,
+            attempts=len(call.attempts),
         )
 
-    def meter(
-        self,
-        call_id: str,
-        candidate: Candidate,
-        completion: Completion,
-        attempts: list[Attempt],
-        seconds: float,
-        tags: Mapping[str, str] | None = None,
+    def _meter(
+        self, call: _Call, candidate: Candidate, completion: Completion, tags: Mapping[str, str]
     ) -> CallResult:
         """Price the completion at the snapshot that served it, or at the worst case."""
         served = self._served(candidate.model, completion.served_model)
@@ -287,7 +329,7 @@ class Router:
         else:
             cost, metered = candidate.estimate.cost.high, False
         return CallResult(
-            call_id=call_id,
+            call_id=call.id,
             model=candidate.model,
             served_model=served.id,
             texts=completion.texts,
@@ -296,47 +338,13 @@ class Router:
             cost=cost,
             metered=metered,
             estimate=candidate.estimate,
-            attempts=tuple(attempts),
-            seconds=seconds,
+            attempts=tuple(call.attempts),
+            seconds=self._clock() - call.started,
             request_id=completion.request_id,
-            tags=tuple(sorted((tags or call_tags({}, candidate.model)).items())),
+            tags=tuple(sorted(tags.items())),
         )
 
     def _served(self, requested: str, served_name: str | None) -> ModelSpec:
         if served_name and served_name in self.catalog:
             return self.catalog.get(served_name)
         return self.catalog.get(requested)
-
-    def stream(
-        self,
-        request: Request,
-        policy: Policy | None = None,
-        *,
-        model: str | None = None,
-        tags: Mapping[str, str] | None = None,
-    ) -> CallStream:
-        """Start a streamed call: reserved like :meth:`call`, falling back only before the
-        first byte, settled when the stream ends."""
-        policy = policy if policy is not None else DEFAULT_POLICY
-        decision = self.plan(request, policy, model=model)
-        call_id, now = self._new_id(), self._wall_clock()
-        attempts: list[Attempt] = []
-        last_error: GatewayError | None = None
-        for candidate, tagged in self._reserved(decision, policy, call_id, tags or {}, now):
-            body = request_body(request, self.catalog.get(candidate.model), stream=True)
-            events = self.client.stream(body, attempts)
-            try:
-                first = next(events, None)
-            except GatewayError as exc:
-                exc.attempts = tuple(attempts)
-                if self.ledger is not None:
-                    self.ledger.release(call_id, now)
-                if not exc.fallback:
-                    raise
-                last_error = exc
-                continue
-            return CallStream(
-                self, call_id, candidate, first, events, attempts, self._clock(), tagged
-            )
-        assert last_error is not None
-        raise last_error

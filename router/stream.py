@@ -2,43 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Generic, TypeVar
 
 from pricing import Usage
 
-from .gateway.client import Attempt
 from .gateway.response import Completion, parse_usage
 from .routing.policy import Candidate
 
-if TYPE_CHECKING:
-    from .router import CallResult, Router
+#: What the stream's ``finish`` makes of it: the Router's :class:`~router.CallResult`.
+Result = TypeVar("Result")
 
 
-class CallStream:
+class CallStream(Generic[Result]):
     """Iterate the text as it arrives; :attr:`result` is the metered call once it has ended.
 
-    The gateway publishes no final-usage event for streams: when none arrives the call is
-    billed at the worst case and marked unmetered.
+    ``finish`` is called once, with what the stream carried, when it ends: it meters and settles
+    the call and returns the result (the Router passes it in; the stream knows nothing else of
+    the Router). The gateway publishes no final-usage event for streams: when none arrives the
+    call is billed at the worst case and marked unmetered.
     """
 
     def __init__(
         self,
-        router: Router,
         call_id: str,
         candidate: Candidate,
         first: Mapping[str, Any] | None,
         events: Iterator[Mapping[str, Any]],
-        attempts: list[Attempt],
-        started: float,
-        tags: Mapping[str, str],
+        finish: Callable[[Completion], Result],
     ) -> None:
-        self._router, self.call_id, self.candidate, self._tags = router, call_id, candidate, tags
-        self._first, self._events, self._attempts, self._started = first, events, attempts, started
+        self.call_id, self.candidate = call_id, candidate
+        self._first, self._events, self._finish = first, events, finish
         self._parts: list[str] = []
         self._usage: Usage | None = None
         self._served: str | None = None
-        self.result: CallResult | None = None
+        self.result: Result | None = None
 
     def __iter__(self) -> Iterator[str]:
         if self._first is not None:
@@ -46,12 +44,7 @@ class CallStream:
         for event in self._events:
             yield from self._take(event)
         completion = Completion(("".join(self._parts),), (None,), self._usage, self._served, None)
-        seconds = self._router._clock() - self._started
-        self.result = self._router.meter(
-            self.call_id, self.candidate, completion, self._attempts, seconds, self._tags
-        )
-        if self._router.ledger is not None:
-            self._router.ledger.settle(self._router.row(self.result), self._router._wall_clock())
+        self.result = self._finish(completion)
 
     def _take(self, event: Mapping[str, Any]) -> Iterator[str]:
         if isinstance(event.get("model"), str):

@@ -16,8 +16,7 @@ from typing import Any
 
 from pricing import Usage
 
-from .gateway.client import Attempt
-from .gateway.errors import GatewayError
+from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
 
 

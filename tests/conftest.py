@@ -13,8 +13,8 @@ import attrs
 import pytest
 
 from pricing import Catalog
+from router import Ledger, ledger_from_url
 from router.cli import main
-from router.ledger.base import Ledger, ledger_from_url
 
 from .gateway_server import FakeGateway
 

@@ -12,11 +12,7 @@ import json
 import sys
 import threading
 
-from router import Request
-from router.gateway.client import GatewayClient, RetryPolicy
-from router.ledger.base import ledger_from_url
-from router.ledger.budgets import BudgetExceededError
-from router.router import Router
+from router import BudgetExceededError, GatewayClient, Request, RetryPolicy, Router, ledger_from_url
 
 from .gateway_server import API_KEY
 

@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterator
 from decimal import Decimal
 
-from router.ledger.base import LedgerRow
+from router import LedgerRow
 
 MODELS = (
     "gpt:gpt-4o-2024-08-06",

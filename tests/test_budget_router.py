@@ -9,12 +9,18 @@ from pathlib import Path
 import pytest
 
 from pricing import Catalog, Usage, price
-from router import Policy, Request
-from router.gateway.client import GatewayClient, RetryPolicy
-from router.gateway.errors import AuthenticationError
-from router.ledger.base import Ledger
-from router.ledger.budgets import Budget, BudgetExceededError, BudgetStatus
-from router.router import Router
+from router import (
+    AuthenticationError,
+    Budget,
+    BudgetExceededError,
+    BudgetStatus,
+    GatewayClient,
+    Ledger,
+    Policy,
+    Request,
+    RetryPolicy,
+    Router,
+)
 
 from .conftest import RunCli
 from .gateway_server import API_KEY, FakeGateway, Fault

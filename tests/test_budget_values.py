@@ -7,10 +7,12 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from router.ledger.budgets import _last_window, from_units, to_units, window_key
+from router.ledger.budgets import from_units, to_units
+from router.ledger.calendar import _last_window, window_key
 
 #: UTC, a fixed offset, and zones whose clocks change at local midnight (Santiago, Havana,
 #: Beirut), where the first instant of a day is not 00:00 every day.
@@ -71,29 +73,23 @@ def test_units_round_up_to_whole_nanodollars(amount: Decimal) -> None:
     assert to_units(from_units(units)) == units
 
 
-def test_sqlite_migration_keeps_holds_and_spend(tmp_path: Path) -> None:
-    """A version-1 SQLite ledger opened by this version is migrated: the hot tables are
-    rebuilt without a rowid, and every budget, hold and settled amount is still there."""
+def test_sqlite_schema_is_version_1_and_another_version_is_refused(tmp_path: Path) -> None:
+    """A new SQLite ledger is made at schema version 1 with the hot tables stored without a
+    rowid; a file whose schema is another version is refused with a LedgerError naming it, and
+    left as it was."""
     import sqlite3
 
-    from router.ledger.base import ledger_from_url
-    from router.ledger.schema import MIGRATIONS
+    from router import LedgerError, ledger_from_url
 
-    path = tmp_path / "v1.db"
-    with sqlite3.connect(path) as old:
-        old.execute("CREATE TABLE costrouter_schema (version INTEGER NOT NULL)")
-        for statement in MIGRATIONS[0][1]:
-            old.execute(statement)
-        old.execute("INSERT INTO costrouter_schema VALUES (1)")
-        old.execute("INSERT INTO budgets VALUES ('global', 'total', 5000000000, 0, 'UTC')")
-        old.execute("INSERT INTO budget_spend VALUES ('global', 'total', 'total', 1250000000)")
-        old.execute("INSERT INTO holds VALUES ('c1', 'global', 'total', 'total', 500000000, 2e9)")
-    ledger = ledger_from_url(f"sqlite:///{path}")
-    (status,) = ledger.status(1.9e9)
-    assert (status.spent, status.reserved) == (Decimal("1.25"), Decimal("0.5"))
-    ledger.close()
-    with sqlite3.connect(path) as new:
-        assert new.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (2,)
-        tables = dict(new.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+    path = tmp_path / "ledger.db"
+    ledger_from_url(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as made:
+        assert made.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (1,)
+        tables = dict(made.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
         assert "WITHOUT ROWID" in tables["holds"]
         assert "WITHOUT ROWID" in tables["budget_spend"]
+        made.execute("INSERT INTO costrouter_schema VALUES (2)")
+    with pytest.raises(LedgerError, match="schema version 2"):
+        ledger_from_url(f"sqlite:///{path}")
+    with sqlite3.connect(path) as kept:
+        assert kept.execute("SELECT version FROM costrouter_schema").fetchall() == [(1,), (2,)]

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from pricing import Catalog
-from router.estimate.estimator import Estimator
-from router.request import Request
+from router import Estimator, Request
 
 from .conftest import ROOT, RunCli
 

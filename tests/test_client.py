@@ -8,16 +8,19 @@ import pytest
 import requests
 import responses
 
-from router.gateway.client import Attempt, GatewayClient, RetryPolicy, _retry_after
-from router.gateway.errors import (
+from router import (
+    Attempt,
     AuthenticationError,
     BadRequestError,
     BadResponseError,
+    GatewayClient,
     GatewayConnectionError,
     InsufficientBalanceError,
     RateLimitError,
+    RetryPolicy,
     ServerError,
 )
+from router.gateway.client import _retry_after
 
 BASE = "https://gateway.test/serve/api/v2"
 URL = BASE + "/iu/chat/completions"

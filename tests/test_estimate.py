@@ -7,8 +7,7 @@ from decimal import Decimal
 import pytest
 
 from pricing import Catalog, price_tokens
-from router.estimate.estimator import Estimator, OutputPrior
-from router.request import Request
+from router import Estimator, OutputPrior, Request
 
 from .images import png
 

@@ -8,8 +8,7 @@ import pytest
 import requests
 import responses
 
-from router.fetch import ImageFetchError, fetch_image, fetch_images
-from router.request import Request
+from router import ImageFetchError, Request, fetch_image, fetch_images
 
 from .images import encoded
 

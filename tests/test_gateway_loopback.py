@@ -7,14 +7,16 @@ from decimal import Decimal
 import pytest
 
 from pricing import Catalog, Usage, price
-from router import Policy, Request
-from router.gateway.client import GatewayClient, RetryPolicy
-from router.gateway.errors import (
+from router import (
     AuthenticationError,
     BadResponseError,
+    GatewayClient,
     InsufficientBalanceError,
+    Policy,
+    Request,
+    RetryPolicy,
+    Router,
 )
-from router.router import Router
 
 from .conftest import ROOT, RunCli
 from .gateway_server import API_KEY, FakeGateway, Fault

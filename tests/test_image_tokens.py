@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pricing import Catalog
-from router.estimate.estimator import Estimator
+from router import Estimator, Request
 from router.estimate.images import ImageQuery, image_tokens
-from router.request import Request
 
 from .images import png
 

@@ -15,9 +15,7 @@ from pathlib import Path
 import pytest
 
 from pricing import Catalog
-from router.estimate.estimator import Estimator
-from router.ledger.base import Ledger, ledger_from_url
-from router.ledger.budgets import Budget, BudgetExceededError
+from router import Budget, BudgetExceededError, Estimator, Ledger, ledger_from_url
 
 from .conftest import ROOT, postgres_schema_url
 from .gateway_server import FakeGateway, Fault

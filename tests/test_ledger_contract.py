@@ -7,9 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from router import InputError
-from router.ledger.base import Ledger, LedgerRow, ledger_from_url
-from router.ledger.budgets import Budget, BudgetExceededError
+from router import Budget, BudgetExceededError, InputError, Ledger, LedgerRow, ledger_from_url
 
 NOW = dt.datetime(2026, 3, 14, 15, 0, tzinfo=dt.timezone.utc).timestamp()
 ALICE = {"user": "alice", "project": "atlas", "model": "gpt:gpt-4o", "provider": "gpt"}
@@ -209,9 +207,11 @@ def test_every_bundled_rate_is_whole_nanodollars() -> None:
     """The ledger's unit loses nothing: each bundled per-token rate is a whole nanodollar
     count, so any token count costs a whole number of them."""
     from pricing import Catalog
-    from router.ledger.budgets import UNIT
+    from router.ledger.budgets import from_units
 
+    nanodollar = from_units(1)
     for model in Catalog.bundled():
         for tier in model.tiers:
             for rate in (tier.input_rate, tier.output_rate):
-                assert (rate / UNIT) == (rate / UNIT).to_integral_value(), (model.id, rate)
+                units = rate / nanodollar
+                assert units == units.to_integral_value(), (model.id, rate)

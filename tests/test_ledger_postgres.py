@@ -1,5 +1,5 @@
 """What only the PostgreSQL ledger does: settled costs land in ``spend_deltas`` and
-reservations fold them into the spend rows; a version-3 ledger is migrated in place."""
+reservations fold them into the spend rows; the schema is made whole at version 1."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from router.ledger.budgets import Budget
-from router.ledger.pgfunctions import FOLD_AFTER
+from router import Budget
+from router.ledger.postgres import FOLD_AFTER
 
 from .conftest import postgres_schema_url
 from .test_ledger_contract import ALICE, NOW, row, spent_reserved
@@ -29,7 +29,7 @@ def fetch(ledger: Any, sql: str) -> list[Any]:
 def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
     """Settlements append deltas; once FOLD_AFTER have piled up, a reservation moves them into
     the spend row. Spend read at every step equals the sum of the settled costs."""
-    from router.ledger.postgres import PostgresLedger
+    from router import PostgresLedger
 
     ledger = PostgresLedger(url)
     ledger.set_budget(Budget.parse("global", "1000"))
@@ -50,30 +50,18 @@ def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
     ledger.close()
 
 
-def test_a_version_3_ledger_is_migrated_with_its_spend_and_holds(url: str) -> None:
-    """Opening a version-3 ledger adds spend_deltas and the new functions; budgets, spend and
-    holds written by version 3 are still counted, and new calls settle through deltas."""
-    from router.ledger.pgfunctions import MIGRATIONS
-    from router.ledger.postgres import PostgresLedger
-    from router.ledger.sql import SQLLedger
-
-    class Version3(PostgresLedger):
-        extra_migrations = tuple(m for m in MIGRATIONS if m[0] <= 3)
-        _spent_sql = SQLLedger._spent_sql  # version 3 had no spend_deltas
-
-    old = Version3(url)
-    old.set_budget(Budget.parse("global", "10"))
-    old.reserve("settled", Decimal("1"), ALICE, NOW)
-    old.settle(row("settled", "0.25"), NOW)
-    old.reserve("held", Decimal("0.5"), ALICE, NOW)
-    assert spent_reserved(old, "global") == (Decimal("0.25"), Decimal("0.5"))
-    assert fetch(old, "SELECT MAX(version) FROM costrouter_schema") == [(3,)]
-    old.close()
+def test_schema_is_version_1_and_another_version_is_refused(url: str) -> None:
+    """A new PostgreSQL ledger is made at schema version 1 with spend_deltas and the server
+    functions; a database whose schema is another version is refused, naming it."""
+    from router import LedgerError, PostgresLedger
 
     ledger = PostgresLedger(url)
-    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(4,)]
-    assert spent_reserved(ledger, "global") == (Decimal("0.25"), Decimal("0.5"))
-    ledger.settle(row("held", "0.125"), NOW)
-    assert fetch(ledger, "SELECT count(*) FROM spend_deltas") == [(1,)]
-    assert spent_reserved(ledger, "global") == (Decimal("0.375"), 0)
+    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(1,)]
+    functions = fetch(
+        ledger, "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' ORDER BY 1"
+    )
+    assert functions == [("costrouter_matching",), ("costrouter_reserve",), ("costrouter_settle",)]
+    fetch(ledger, "INSERT INTO costrouter_schema VALUES (4) RETURNING version")
     ledger.close()
+    with pytest.raises(LedgerError, match="schema version 4"):
+        PostgresLedger(url)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.ledger.budgets import Budget
-from router.ledger.sqlite import SQLiteLedger
+from router import Budget, SQLiteLedger
 
 TAGS = {"user": "alice", "model": "gpt:gpt-4o", "provider": "gpt"}
 

@@ -10,8 +10,8 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from router.ledger.base import Ledger, LedgerRow, ledger_from_url
-from router.ledger.budgets import Budget, BudgetExceededError
+from router import Budget, BudgetExceededError, Ledger, LedgerRow, PostgresLedger, ledger_from_url
+from router.ledger.sql import SQLLedger
 
 from .conftest import BACKENDS, postgres_schema_url
 
@@ -58,14 +58,12 @@ class LedgerMachine(RuleBasedStateMachine):
         self.now = 1_000_000.0
         self.counter = 0
         tables = ["calls", "holds", "budget_spend", "budgets"]
-        if getattr(self.ledger, "scheme", "") == "postgresql":
+        if isinstance(self.ledger, PostgresLedger):
             tables.append("spend_deltas")  # settled costs not yet folded into budget_spend
         for table in tables:
             self._wipe(table)
 
     def _wipe(self, table: str) -> None:
-        from router.ledger.sql import SQLLedger
-
         if isinstance(self.ledger, SQLLedger):
             with self.ledger._transaction() as cur:
                 cur.execute(f"DELETE FROM {table}")

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from router import InputError
-from router.ledger.base import Ledger
-from router.ledger.budgets import Budget
-from router.ledger.spend import Report, ReportQuery, aggregate_rows
+from router import Budget, InputError, Ledger, Report, ReportQuery
+from router.ledger.memory import aggregate_rows
 from router.ledger.sql import SQLLedger
-from router.report.formats import FORMATS, to_html
+from router.report import FORMATS
+from router.report.html import to_html
 
 from .conftest import RunCli
 from .synthetic import START, rows
@@ -121,7 +120,7 @@ def test_bad_groupings_are_refused() -> None:
 
 @pytest.fixture
 def memory_report() -> Report:
-    from router.ledger.memory import MemoryLedger
+    from router import MemoryLedger
 
     ledger = MemoryLedger()
     for row in ROWS:
@@ -162,7 +161,7 @@ def test_html_without_matplotlib_says_how_to_get_the_chart(
 
 def test_cli_report(run_cli: RunCli, tmp_path: Path) -> None:
     """`costrouter report` groups, filters and writes each format; bad input exits 2."""
-    from router.ledger.base import ledger_from_url
+    from router import ledger_from_url
 
     url = f"sqlite:///{tmp_path}/report.db"
     ledger = ledger_from_url(url)

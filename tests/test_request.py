@@ -8,9 +8,7 @@ from typing import Any
 
 import pytest
 
-from router import InputError
-from router.images import ImageError, read_header
-from router.request import ImagePart, Request, TextPart
+from router import ImageError, ImagePart, InputError, Request, TextPart, read_header
 
 from .images import encoded, png
 

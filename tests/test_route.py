@@ -7,10 +7,7 @@ from decimal import Decimal
 import pytest
 
 from pricing import Catalog, ModelSpec, price_tokens, tier_for
-from router import InputError, Request
-from router.estimate.estimator import Estimator
-from router.routing.policy import NoModelQualifiesError, Policy
-from router.routing.selector import Selector
+from router import Estimator, InputError, NoModelQualifiesError, Policy, Request, Selector
 
 from .images import png
 

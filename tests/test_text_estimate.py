@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from router import InputError
-from router.estimate.text import CHAT_OVERHEAD, TextEstimator
-from router.estimate.textcoef import MODELS
+from router import InputError, TextEstimator
+from router.estimate.text import CHAT_OVERHEAD, bundled_model
 from router.estimate.textfeatures import CANDIDATES
 
 from .conftest import SHARED
@@ -66,10 +65,45 @@ def test_chat_overhead_per_family() -> None:
 
 def test_fitted_model_uses_known_features() -> None:
     """The generated coefficients name only candidate features, one weight each."""
-    assert set(MODELS) == set(FAMILIES)
-    for fitted in MODELS.values():
+    families = bundled_model()["families"]
+    assert set(families) == set(FAMILIES)
+    for fitted in families.values():
         assert set(fitted["features"]) <= set(CANDIDATES)
         assert len(fitted["weights"]) == len(fitted["features"])
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="shared/calibration is not beside the repo")
+def test_text_model_records_the_calibration_set_it_was_fitted_on() -> None:
+    """textmodel.json names the sha256 and size of the calibration texts it was fitted on
+    (refit with tools/fit_text_model.py when they change) and held-out figures per family."""
+    import hashlib
+
+    document = bundled_model()
+    assert document["calibration"]["sha256"] == hashlib.sha256(CALIBRATION.read_bytes()).hexdigest()
+    assert document["calibration"]["texts"] == len(_rows())
+    for family in FAMILIES:
+        figures = document["held_out"][family]
+        assert figures["coverage"] >= 0.99
+        assert 0 < figures["mean_error"] <= figures["p95_error"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"features": ["bytes", "nope"], "weights": [1.0, 1.0]}, "CANDIDATES"),
+        ({"weights": []}, "one weight per feature"),
+        ({"below": -0.1}, ">= 0"),
+        ({"intercept": float("nan")}, "finite"),
+        ({"slack": 1.5}, "slack"),
+    ],
+)
+def test_a_malformed_model_is_refused_when_loaded(change: dict[str, Any], message: str) -> None:
+    """A fitted model not of the fitter's shape raises InputError naming the family."""
+    fitted = {**bundled_model()["families"]["qwen"], **change}
+    with pytest.raises(InputError, match=message):
+        TextEstimator(models={"qwen": fitted})
+    with pytest.raises(InputError, match="not a tokenizer family"):
+        TextEstimator(models={"klingon": bundled_model()["families"]["qwen"]})
 
 
 def _rows() -> list[dict[str, Any]]:
@@ -103,7 +137,7 @@ def test_grouped_sum_equals_the_fitted_feature_sum(text: str, family: str) -> No
     from router.estimate.text import _Linear
     from router.estimate.textfeatures import compile_features, count_features
 
-    fitted = MODELS[family]
+    fitted = bundled_model()["families"][family]
     features = compile_features(tuple(fitted["features"]))
     raw = text.encode("utf-8", "surrogatepass")
     reference = sum(map(mul, fitted["weights"], count_features(raw, features)))

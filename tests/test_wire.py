@@ -8,11 +8,9 @@ from typing import Any
 import pytest
 
 from pricing import Catalog, Usage
-from router import Request
-from router.gateway.errors import BadResponseError
+from router import BadResponseError, ImagePart, Message, Request, TextPart
 from router.gateway.response import parse_completion
 from router.gateway.wire import request_body
-from router.request import ImagePart, Message, TextPart
 
 from .gateway_server import validate
 

@@ -1,39 +1,21 @@
-"""``costrouter budget set | list`` and the ``--ledger`` option."""
+"""``costrouter budget set | list``: spending limits, and what they leave."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pricing import usd_display, usd_text
 
+from ..ledger.budgets import Budget
+from ..report.formats import budget_document
 from ..report.table import render_table
-
-if TYPE_CHECKING:
-    from ..ledger.base import Ledger
-
-
-def add_ledger_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--ledger",
-        metavar="URL",
-        help="sqlite:///path, postgresql://..., memory:// (default: $COSTROUTER_LEDGER, else a "
-        "SQLite file in the user's data directory)",
-    )
-
-
-def open_ledger(args: argparse.Namespace) -> Ledger:
-    from ..ledger.base import default_ledger_url, ledger_from_url
-
-    return ledger_from_url(args.ledger or default_ledger_url())
+from .documents import print_json
+from .options import add_ledger_option, open_ledger
 
 
 def cmd_budget_set(args: argparse.Namespace) -> int:
-    from ..ledger.budgets import Budget
-
     budget = Budget.parse(args.scope, args.limit, period=args.period, soft=args.soft, tz=args.tz)
     ledger = open_ledger(args)
     try:
@@ -53,12 +35,9 @@ def cmd_budget_list(args: argparse.Namespace) -> int:
         statuses = ledger.status(time.time())
     finally:
         ledger.close()
-    from ..report.formats import budget_document
-
     documents: list[dict[str, Any]] = [budget_document(s) for s in statuses]
     if args.json:
-        json.dump(documents, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(documents)
         return 0
     rows = [
         [
@@ -82,7 +61,7 @@ def cmd_budget_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_budget_commands(commands: Any, common: argparse.ArgumentParser) -> None:
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     budget = commands.add_parser("budget", help="set and list spending limits")
     actions = budget.add_subparsers(dest="action", required=True, parser_class=type(budget))
     set_ = actions.add_parser("set", parents=[common], help="create or replace a budget")

@@ -5,79 +5,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pricing import usd_display, usd_text
+from pricing import InputError, usd_display
 
-from ..errors import InputError
-from .budget import open_ledger
-from .common import _print_json, estimate_document, load_catalog
-from .plan import policy_from_args
-from .request_options import request_from_args
-
-if TYPE_CHECKING:
-    from ..request import Request
-    from ..router import CallResult, Router
-    from ..routing.policy import Policy
-
-
-def add_tag_options(parser: argparse.ArgumentParser, purpose: str) -> None:
-    """--user, --project and --tag K=V (repeatable); ``purpose`` ends each help line."""
-    parser.add_argument("--user", help=f"user=U: {purpose}")
-    parser.add_argument("--project", help=f"project=P: {purpose}")
-    parser.add_argument(
-        "--tag", action="append", default=[], metavar="K=V", help=f"any tag: {purpose}"
-    )
-
-
-def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
-    """--user, --project and --tag K=V as one mapping of tags."""
-    tags: dict[str, str] = {}
-    for item in args.tag:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
-            raise InputError(f"--tag takes KEY=VALUE, got {item!r}")
-        tags[key.strip()] = value.strip()
-    if args.user:
-        tags["user"] = args.user
-    if args.project:
-        tags["project"] = args.project
-    return tags
-
-
-def call_document(result: CallResult, tags: dict[str, str]) -> dict[str, Any]:
-    """The JSON shape of ``costrouter call --json``."""
-    usage = result.usage
-    return {
-        "call_id": result.call_id,
-        "model": result.model,
-        "served_model": result.served_model,
-        "text": result.text,
-        "usage": None
-        if usage is None
-        else {
-            "input_tokens": usage.input_tokens,
-            "output_tokens": usage.output_tokens,
-            "cached_tokens": usage.cached_tokens,
-            "reasoning_tokens": usage.reasoning_tokens,
-        },
-        "cost": usd_text(result.cost),
-        "status": result.status,
-        "estimate": estimate_document(result.estimate),
-        "attempts": [
-            {"model": a.model, "status": a.status, "error": a.error, "seconds": round(a.seconds, 4)}
-            for a in result.attempts
-        ],
-        "tags": tags,
-    }
+from ..gateway.client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
+from ..request import Request
+from ..router import CallResult, Router
+from ..routing.policy import Policy
+from ..routing.selector import Selector
+from .documents import call_document, print_json
+from .options import (
+    add_ledger_option,
+    add_policy_options,
+    add_request_options,
+    add_tag_options,
+    estimator_from_args,
+    load_catalog,
+    open_ledger,
+    policy_from_args,
+    request_from_args,
+    tags_from_args,
+)
 
 
 def cmd_call(args: argparse.Namespace) -> int:
-    from ..gateway.client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
-    from ..router import Router
-    from ..routing.selector import Selector
-    from .request_options import estimator_from_args
-
     catalog = load_catalog(args)
     request = request_from_args(args)
     tags = tags_from_args(args)
@@ -99,7 +51,7 @@ def cmd_call(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
     if args.json:
-        _print_json(call_document(result, tags))
+        print_json(call_document(result, tags))
         return 0
     if not args.stream:
         print(result.text)
@@ -133,11 +85,7 @@ def _send(
     return router.call(request, policy, tags=tags)
 
 
-def add_call_command(commands: Any, common: argparse.ArgumentParser) -> None:
-    from .budget import add_ledger_option
-    from .plan import add_policy_options
-    from .request_options import add_request_options
-
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
     add_request_options(call)
     add_policy_options(call)

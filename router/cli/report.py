@@ -8,9 +8,16 @@ import sys
 import time
 from typing import Any
 
-from ..errors import InputError
-from .budget import add_ledger_option, open_ledger
-from .call import add_tag_options
+from pricing import InputError
+
+from ..ledger.spend import ReportQuery
+from ..report import FORMATS
+from .options import (
+    add_ledger_option,
+    add_tag_options,
+    open_ledger,
+    tags_from_args,
+)
 
 
 def _date(text: str) -> dt.date:
@@ -21,10 +28,6 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..ledger.spend import ReportQuery
-    from ..report.formats import FORMATS
-    from .call import tags_from_args
-
     tags = tags_from_args(args)
     by = [g.strip() for g in args.by.split(",") if g.strip()] if args.by else []
     query = ReportQuery(
@@ -52,7 +55,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_report_command(commands: Any, common: argparse.ArgumentParser) -> None:
+def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     report = commands.add_parser("report", parents=[common], help="spend by day, model, user...")
     report.add_argument(
         "--by",

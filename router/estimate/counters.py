@@ -32,7 +32,8 @@ from pathlib import Path
 
 import attrs
 
-from ..errors import InputError
+from pricing import InputError
+
 from .text import CHAT_OVERHEAD
 
 _EXACT_INSTALL = "pip install 'costrouter[exact]'"

@@ -2,7 +2,7 @@
 
 One small function per rule, looked up in :data:`RULES` by the catalog's rule name; each takes
 the rule's parameters at one bound (low, expected or high) and returns a token count. A rule
-parameter the documents disagree on is a catalog :class:`~pricing.Span`, so the same function
+parameter the documents disagree on is a catalog :class:`~pricing.Range`, so the same function
 run at each bound gives the range. An image of unknown size spans the rule's minimum to its
 per-image maximum, with the maximum as the expected value: unknown is priced as the worst case.
 """
@@ -15,9 +15,7 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from pricing import ImageRule
-
-from ..values import TokenRange
+from pricing import ImageRule, Range
 
 
 @attrs.frozen(cache_hash=True)
@@ -144,7 +142,7 @@ def _params(rule: ImageRule, bound: str) -> Params:
 
 
 @functools.lru_cache(maxsize=4096)
-def image_tokens(rule: ImageRule, query: ImageQuery) -> TokenRange:
+def image_tokens(rule: ImageRule, query: ImageQuery) -> Range[int]:
     """Tokens one image costs under ``rule``, as low / expected / high.
 
     Pure, so results are memoised: the same rule and image size cost a lookup next time.
@@ -154,11 +152,11 @@ def image_tokens(rule: ImageRule, query: ImageQuery) -> TokenRange:
     if query.width is None or query.height is None:
         low, _ = bounds(low_p, query)
         _, high = bounds(high_p, query)
-        return TokenRange(low, high, high)
+        return Range(low, high, high)
     w, h = query.width, query.height
     expected = by_size(expected_p, w, h, query)
     low = min(by_size(low_p, w, h, query), expected)
     high = max(by_size(high_p, w, h, query), expected)
     if rule.rule == "gemini_tiles" and "measured_flat" in low_p:
         low = min(low, int(low_p["measured_flat"]))  # billing measured flat at 258 per image
-    return TokenRange(low, expected, high)
+    return Range(low, expected, high)

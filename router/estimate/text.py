@@ -1,9 +1,10 @@
 """Text → tokens for each tokenizer family: a fitted estimate with an honest range, or exact.
 
-The estimate is a linear model over countable features of the text (see ``_textfeatures``),
-fitted per family on the calibration set by ``benchmarks/fit_text_model.py``. Its range is
-calibrated to hold the exact count for 99.5 % of the calibration texts out of fold, and is
-clipped by what is certain: a non-empty text is at least one token, and a byte-level tokenizer
+The estimate is a linear model over countable features of the text (see ``textfeatures``),
+fitted per family on the calibration set by ``tools/fit_text_model.py`` (``textmodel.json``). Its range is
+fitted to hold the exact count of 99.9 % of the calibration texts out of fold, then widened by
+15 % (held-out coverage and error per family are in the JSON file), and is clipped by what is
+certain: a non-empty text is at least one token, and a byte-level tokenizer
 never makes more tokens than the text has UTF-8 bytes.
 
 A :class:`TokenCounter` (for example tiktoken with an encoding you have locally) replaces the
@@ -12,17 +13,19 @@ estimate with an exact count for the families it knows; none is needed and none 
 
 from __future__ import annotations
 
+import functools
+import json
 import math
 from collections.abc import Mapping
+from importlib import resources
 from operator import mul
 from typing import Any, Protocol
 
 import attrs
 
-from ..errors import InputError
-from ..values import ZERO_TOKENS, TokenRange
-from .textcoef import MODELS
-from .textfeatures import CLASS_TABLE, CONTINUATION, compile_features
+from pricing import TOKENIZERS, InputError, Range
+
+from .textfeatures import CANDIDATES, CLASS_TABLE, CONTINUATION, compile_features
 
 
 class TokenCounter(Protocol):
@@ -50,6 +53,8 @@ CHAT_OVERHEAD: Mapping[str, ChatOverhead] = {
 }
 
 
+MODEL_FILE = "textmodel.json"
+_NO_TOKENS: Range[int] = Range(0, 0, 0)
 _ASCII_CLASSES = frozenset(b"aAd ntp")
 
 
@@ -104,31 +109,80 @@ def _ascii_possible(feature: tuple[bool, bytes]) -> bool:
     return (on_raw and not pattern) or (not on_raw and set(pattern) <= _ASCII_CLASSES)
 
 
-def _load_models(fitted_models: Mapping[str, Mapping[str, Any]]) -> dict[str, _FamilyModel]:
+_FITTED_KEYS = frozenset({"features", "weights", "intercept", "below", "above", "slack"})
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_fitted(family: str, fitted: Mapping[str, Any], source: str) -> None:
+    """Refuse a fitted model that does not have the fitter's shape, saying what is wrong."""
+    where = f"text model {source}, family {family!r}"
+    if family not in TOKENIZERS:
+        raise InputError(f"{where}: not a tokenizer family; known: {', '.join(TOKENIZERS)}")
+    if not isinstance(fitted, Mapping) or set(fitted) != _FITTED_KEYS:
+        raise InputError(f"{where}: expected exactly the keys {sorted(_FITTED_KEYS)}")
+    features, weights = fitted["features"], fitted["weights"]
+    unknown = set(features) - set(CANDIDATES) if isinstance(features, (list, tuple)) else {None}
+    if unknown:
+        raise InputError(f"{where}: features must be drawn from CANDIDATES, not {unknown}")
+    if not isinstance(weights, (list, tuple)) or len(weights) != len(features):
+        raise InputError(f"{where}: one weight per feature ({len(features)})")
+    if not all(map(_number, (*weights, fitted["intercept"], fitted["below"], fitted["above"]))):
+        raise InputError(f"{where}: weights, intercept and margins must be finite numbers")
+    if fitted["below"] < 0 or fitted["above"] < 0:
+        raise InputError(f"{where}: the margins below and above must be >= 0")
+    if type(fitted["slack"]) is not int or fitted["slack"] < 0:
+        raise InputError(f"{where}: slack must be a whole number of tokens >= 0")
+
+
+def _load_models(
+    fitted_models: Mapping[str, Mapping[str, Any]], source: str
+) -> dict[str, _FamilyModel]:
     models = {}
     for family, fitted in fitted_models.items():
+        _check_fitted(family, fitted, source)
         features = compile_features(tuple(fitted["features"]))
-        weights = tuple(fitted["weights"])
+        weights = tuple(float(w) for w in fitted["weights"])
         kept = [i for i, feature in enumerate(features) if _ascii_possible(feature)]
         models[family] = _FamilyModel(
             _Linear.of(features, weights),
             _Linear.of(tuple(features[i] for i in kept), tuple(weights[i] for i in kept)),
-            fitted["intercept"],
-            fitted["below"],
-            fitted["above"],
+            float(fitted["intercept"]),
+            float(fitted["below"]),
+            float(fitted["above"]),
             fitted["slack"],
         )
     return models
 
 
-_MODELS = _load_models(MODELS)
+@functools.cache
+def bundled_model() -> Mapping[str, Any]:
+    """The fitted model shipped with the package (``textmodel.json``, written by
+    ``tools/fit_text_model.py``): its coefficients per family, the calibration set's sha256
+    and size, and the held-out figures of the fit."""
+    text = resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    if document.get("format") != 1 or set(document.get("families", ())) != set(TOKENIZERS):
+        raise InputError(
+            f"text model {MODEL_FILE}: expected format 1 with a model for each of "
+            f"{', '.join(TOKENIZERS)}; reinstall costrouter"
+        )
+    return document
+
+
+@functools.cache
+def _bundled() -> dict[str, _FamilyModel]:
+    return _load_models(bundled_model()["families"], MODEL_FILE)
 
 
 class TextEstimator:
     """Estimates the tokens of a text for a tokenizer family; pure computation, no I/O.
 
-    ``models`` replaces the bundled fitted coefficients (the shape ``_text_coef.MODELS`` has);
-    the benchmarks use it to score models fitted without the texts they are scored on.
+    ``models`` replaces the bundled fitted coefficients (family → the shape of
+    ``textmodel.json``'s ``families`` entries); the fitter uses it to score models fitted
+    without the texts they are scored on. Either is validated when loaded.
     """
 
     def __init__(
@@ -137,17 +191,23 @@ class TextEstimator:
         *,
         models: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        self.counter = counter
-        self._models = _MODELS if models is None else _load_models(models)
+        self._counter = counter
+        self._models = _bundled() if models is None else _load_models(models, "<models>")
 
-    def estimate(self, text: str, family: str) -> TokenRange:
+    @property
+    def counter(self) -> TokenCounter | None:
+        """The exact counter consulted first, if any (read-only: estimates cached from this
+        estimator's counts stay true)."""
+        return self._counter
+
+    def estimate(self, text: str, family: str) -> Range[int]:
         """Tokens of ``text`` alone (no chat template), as low / expected / high."""
         if not text:
-            return ZERO_TOKENS
-        if self.counter is not None:
-            exact = self.counter(family, text)
+            return _NO_TOKENS
+        if self._counter is not None:
+            exact = self._counter(family, text)
             if exact is not None:
-                return TokenRange.exact(exact)
+                return Range.exact(exact)
         try:
             model = self._models[family]
         except KeyError:
@@ -162,7 +222,7 @@ class TextEstimator:
         expected = min(ceiling, max(1, round(value)))
         low = max(1, math.floor(expected * (1 - model.below)) - model.slack)
         high = min(ceiling, math.ceil(expected * (1 + model.above)) + model.slack)
-        return TokenRange(min(low, expected), expected, max(high, expected))
+        return Range(min(low, expected), expected, max(high, expected))
 
     def overhead(self, family: str, messages: int, names: int = 0) -> int:
         """Tokens the chat template adds to ``messages`` messages, ``names`` of them named."""

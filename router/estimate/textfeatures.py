@@ -3,7 +3,7 @@
 The text's UTF-8 bytes are mapped to one class byte per character (``bytes.translate`` drops
 continuation bytes), and the features are counts of short class patterns in that string and
 of a few raw byte prefixes that tell scripts apart. Everything runs at C speed: no regex, no
-Python loop over characters. ``benchmarks/fit_text_model.py`` picks features per tokenizer
+Python loop over characters. ``tools/fit_text_model.py`` picks features per tokenizer
 family from :data:`CANDIDATES` and fits their weights on the calibration texts.
 
 Classes: ``a`` lower-case and ``A`` upper-case ASCII letter, ``d`` digit, `` `` space, ``n``

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .errors import (
+    Attempt,
     BadResponseError,
     GatewayConnectionError,
     GatewayError,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://mavi-backend.memories.ai/serve/api/v2"
 CHAT_PATH = "/iu/chat/completions"
-log = logging.getLogger("router.client")
+log = logging.getLogger("costrouter.gateway")
 
 
 @attrs.frozen
@@ -49,17 +50,6 @@ class RetryPolicy:
             return retry_after
         step: float = min(self.cap, self.base * 2.0 ** (attempt - 1))
         return step / 2 + rand() * step / 2
-
-
-@attrs.frozen
-class Attempt:
-    """One HTTP try: which model, what came back (status or error), how long it took."""
-
-    model: str
-    status: int | None
-    error: str | None
-    seconds: float
-    retry_after: float | None = None
 
 
 def _retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:

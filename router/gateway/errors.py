@@ -1,4 +1,6 @@
-"""Errors from the gateway. All exit 5 on the command line and carry what the gateway said.
+"""What went wrong talking to the gateway: each try's :class:`Attempt`, and the errors that carry them.
+
+Every error exits 5 on the command line and carries what the gateway said.
 
 The tree::
 
@@ -16,12 +18,23 @@ The tree::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from ..errors import RouterError
+import attrs
 
-if TYPE_CHECKING:
-    from .client import Attempt
+from pricing import RouterError
+
+
+@attrs.frozen
+class Attempt:
+    """One HTTP try: which model, what came back (status or error), how long it took. Every
+    gateway error and every call result carries the attempts made."""
+
+    model: str
+    status: int | None
+    error: str | None
+    seconds: float
+    retry_after: float | None = None
 
 
 class GatewayError(RouterError):

@@ -1,8 +1,6 @@
 """The ledger: budgets, reservations and one row per call, behind a small interface.
 
-Backends are picked by URL from one table of schemes: ``memory://`` (one process, tests),
-``sqlite:///path`` (the embedded default), ``postgresql://...`` (fleets; psycopg 3 as the
-``postgres`` extra). Every backend implements :meth:`Ledger.reserve` as one atomic step: the
+Backends (``memory``, ``sqlite``, ``postgres``) are opened by URL (``urls``). Every backend implements :meth:`Ledger.reserve` as one atomic step: the
 check of every matching budget and the hold on each happen in one transaction (or under one
 lock), never as a read followed by a separate write.
 
@@ -15,18 +13,16 @@ itself. No prompt or image content is ever stored.
 from __future__ import annotations
 
 import abc
-import os
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, ClassVar
+from typing import Any
 
 import attrs
 
-from ..errors import InputError, RouterError
-from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
+from pricing import InputError, RouterError
 
-if TYPE_CHECKING:
-    from .spend import Report, ReportQuery
+from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
+from .spend import Report, ReportQuery
 
 STATUSES = ("ok", "error", "unmetered")
 DEFAULT_HOLD_SECONDS = 300.0
@@ -112,12 +108,10 @@ def check_limits(entries: Sequence[BudgetStatus], amount: Decimal) -> tuple[Budg
 class Ledger(abc.ABC):
     """The interface every backend implements; ``now`` is a Unix time the caller passes in."""
 
-    scheme: ClassVar[str]
-
     @classmethod
     @abc.abstractmethod
-    def from_url(cls, url: str) -> Ledger:
-        """Open the backend a URL of its scheme names."""
+    def from_url(cls, url: str, **options: Any) -> Ledger:
+        """Open the backend a URL of its scheme names; ``options`` go to its constructor."""
 
     @abc.abstractmethod
     def set_budget(self, budget: Budget) -> None:
@@ -166,22 +160,10 @@ class Ledger(abc.ABC):
     def rows(self) -> list[LedgerRow]:
         """Every recorded call, oldest first (for tests and small exports; reports use SQL)."""
 
+    @abc.abstractmethod
     def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
         """Spend grouped and filtered as ``query`` says, with the budgets' current state;
-        ``series`` adds spend per day and model (for the chart).
-
-        This default aggregates in Python (the memory ledger); SQL ledgers aggregate in SQL."""
-        from .spend import Report, aggregate_rows
-
-        recorded = self.rows()  # read once, aggregated once or twice
-        rows, total = aggregate_rows(recorded, query)
-        days: tuple[tuple[str, str, Decimal], ...] = ()
-        if series:
-            by_day = attrs.evolve(query, by=("day", "model"))
-            days = tuple(
-                (str(r.key[0]), str(r.key[1]), r.cost) for r in aggregate_rows(recorded, by_day)[0]
-            )
-        return Report(query, tuple(rows), total, tuple(self.status(now)), days)
+        ``series`` adds spend per day and model (for the chart)."""
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""
@@ -189,37 +171,3 @@ class Ledger(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 -- optional: only backends with connections override it
         """Release connections; the ledger is unusable afterwards."""
-
-
-def default_ledger_url(environ: Mapping[str, str] | None = None) -> str:
-    """``$COSTROUTER_LEDGER``, else a SQLite file in the user's data directory."""
-    env = os.environ if environ is None else environ
-    if env.get("COSTROUTER_LEDGER"):
-        return env["COSTROUTER_LEDGER"]
-    base = env.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return "sqlite:///" + os.path.join(base, "costrouter", "ledger.db")
-
-
-#: URL scheme → "module:class"; the one place backends are registered.
-SCHEMES = {
-    "memory": "router.ledger.memory:MemoryLedger",
-    "sqlite": "router.ledger.sqlite:SQLiteLedger",
-    "postgresql": "router.ledger.postgres:PostgresLedger",
-    "postgres": "router.ledger.postgres:PostgresLedger",
-}
-
-
-def ledger_from_url(url: str) -> Ledger:
-    """Open the ledger a URL names; an unknown scheme lists the known ones."""
-    import importlib
-
-    scheme = url.partition("://")[0] if "://" in url else ""
-    target = SCHEMES.get(scheme)
-    if target is None:
-        raise InputError(
-            f"unknown ledger URL {url!r}: use one of {', '.join(sorted(SCHEMES))} "
-            "(sqlite:///path/to/ledger.db, postgresql://user@host/db, memory://)"
-        )
-    module, _, name = target.partition(":")
-    backend: type[Ledger] = getattr(importlib.import_module(module), name)
-    return backend.from_url(url)

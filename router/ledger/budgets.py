@@ -1,4 +1,4 @@
-"""Budgets: who may spend how much, per which period. Values and calendar arithmetic only.
+"""Budgets: who may spend how much, per which period. Values and rules only.
 
 A budget's scope is ``global`` or a set of tags (``user=alice,project=atlas``); it applies to a
 call whose tags include all of them. Calls are tagged with their ``model`` and ``provider``
@@ -8,7 +8,6 @@ in the budget's time zone (UTC by default), or ``total`` for all time.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import math
 from collections.abc import Iterable, Mapping
@@ -17,13 +16,13 @@ from typing import ClassVar
 
 import attrs
 
-from ..errors import InputError, RouterError
+from pricing import InputError, RouterError
 
-PERIODS = ("day", "week", "month", "total")
+from .calendar import PERIODS, tzinfo, window_key
+
 #: Money is stored as whole nanodollars (1e-9 USD): every bundled price is exact in it (the
 #: finest, $0.000052 per 1K tokens, is 52 nanodollars a token), and a signed 64-bit integer of
 #: them holds $9.2 billion.
-UNIT = Decimal("1e-9")
 MAX_AMOUNT = Decimal("9e9")
 
 
@@ -75,20 +74,7 @@ def _limit(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal
 
 
 def _zone(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    _tzinfo(value)
-
-
-def _tzinfo(name: str) -> dt.tzinfo:
-    if name == "UTC":
-        return dt.timezone.utc
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InputError(
-            f"unknown time zone {name!r}; use an IANA name such as Europe/Paris"
-        ) from None
+    tzinfo(value)
 
 
 @attrs.frozen
@@ -119,40 +105,6 @@ class Budget:
     def window(self, now: float) -> str:
         """The key of the period ``now`` (a Unix time) falls in: its first day, or ``total``."""
         return window_key(self.period, self.tz, now)
-
-
-#: (period, tz) → the last window looked up: its Unix start and end, and its key.
-_last_window: dict[tuple[str, str], tuple[float, float, str]] = {}
-
-
-def window_key(period: str, tz: str, now: float) -> str:
-    """The key of the ``period`` window (in time zone ``tz``) that ``now`` falls in.
-
-    Every call in a window gets the same key, so the window's bounds are kept and a later
-    ``now`` inside them is answered without calendar arithmetic."""
-    if period == "total":
-        return "total"
-    last = _last_window.get((period, tz))
-    if last is not None and last[0] <= now < last[1]:
-        return last[2]
-    zone = _tzinfo(tz)
-    first = dt.datetime.fromtimestamp(now, zone).date()
-    if period == "week":
-        first -= dt.timedelta(days=first.weekday())
-        after = first + dt.timedelta(days=7)
-    elif period == "month":
-        first = first.replace(day=1)
-        after = (first + dt.timedelta(days=31)).replace(day=1)
-    else:
-        after = first + dt.timedelta(days=1)
-    # Local midnights as instants; a midnight skipped by a clock change maps to the instant
-    # of the change, a repeated one to its first occurrence: both are where the date turns.
-    start = dt.datetime.combine(first, dt.time(), zone).timestamp()
-    end = dt.datetime.combine(after, dt.time(), zone).timestamp()
-    key = first.isoformat()
-    if start <= now < end:
-        _last_window[period, tz] = (start, end, key)
-    return key
 
 
 @attrs.frozen

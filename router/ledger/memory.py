@@ -6,17 +6,22 @@ It is also the test double users can build budget logic against without a databa
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
+
+import attrs
 
 from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
-from .budgets import Budget, BudgetStatus, matching, to_stored
+from .budgets import Budget, BudgetStatus, from_units, matching, to_stored, to_units
+from .calendar import calendar_keys
+from .spend import Report, ReportQuery, ReportRow
 
 _Key = tuple[str, str, str]  # scope text, period, window
 
 
 class MemoryLedger(Ledger):
-    scheme = "memory"
+    """The ledger in this process's memory; nothing survives the process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -26,8 +31,8 @@ class MemoryLedger(Ledger):
         self._rows: dict[str, LedgerRow] = {}
 
     @classmethod
-    def from_url(cls, url: str) -> MemoryLedger:
-        return cls()
+    def from_url(cls, url: str, **options: Any) -> MemoryLedger:
+        return cls(**options)
 
     def set_budget(self, budget: Budget) -> None:
         with self._lock:
@@ -97,3 +102,84 @@ class MemoryLedger(Ledger):
     def rows(self) -> list[LedgerRow]:
         with self._lock:
             return sorted(self._rows.values(), key=lambda r: (r.ts, r.call_id))
+
+    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
+        recorded = self.rows()  # read once, aggregated once or twice
+        rows, total = aggregate_rows(recorded, query)
+        days: tuple[tuple[str, str, Decimal], ...] = ()
+        if series:
+            by_day = attrs.evolve(query, by=("day", "model"))
+            days = tuple(
+                (str(r.key[0]), str(r.key[1]), r.cost) for r in aggregate_rows(recorded, by_day)[0]
+            )
+        return Report(query, tuple(rows), total, tuple(self.status(now)), days)
+
+
+def aggregate_rows(
+    rows: Iterable[LedgerRow], query: ReportQuery
+) -> tuple[list[ReportRow], ReportRow]:
+    """Recorded calls grouped and totalled as ``query`` says, in Python (the tests' oracle for
+    the SQL ledgers' aggregation)."""
+    groups: dict[tuple[str | None, ...], list[int]] = {}
+    total = [0] * 9
+    wanted = dict(query.tags)
+    for row in rows:
+        if query.since_ts is not None and row.ts < query.since_ts:
+            continue
+        if query.until_ts is not None and row.ts >= query.until_ts:
+            continue
+        tags = row.tag_map
+        if any(tags.get(k) != v for k, v in wanted.items()):
+            continue
+        day, week, month = calendar_keys(row.ts)
+        fields = {
+            "day": day,
+            "week": week,
+            "month": month,
+            "model": row.served_model,
+            "provider": row.served_model.partition(":")[0],
+            "user": tags.get("user"),
+            "project": tags.get("project"),
+        }
+        key = tuple(fields[g] if g in fields else tags.get(g[4:]) for g in query.by)
+        cost, expected, high = (
+            to_units(row.cost),
+            to_units(row.estimate_expected),
+            to_units(row.estimate_high),
+        )
+        ok = row.status == "ok"
+        values = (
+            1,
+            row.input_tokens,
+            row.output_tokens,
+            cost,
+            row.status == "error",
+            row.status == "unmetered",
+            cost if ok else 0,
+            expected if ok else 0,
+            cost > high,
+        )
+        bucket = groups.setdefault(key, [0] * 9)
+        for index, value in enumerate(values):
+            bucket[index] += int(value)
+            total[index] += int(value)
+    if not query.by:  # no grouping: the total alone, as the SQL ledgers give it
+        return [], _row((), total)
+    ordered = sorted(groups.items(), key=lambda item: tuple((v is None, v or "") for v in item[0]))
+    return [_row(k, v) for k, v in ordered], _row((), total)
+
+
+def _row(key: tuple[str | None, ...], values: list[int]) -> ReportRow:
+    calls, tokens_in, tokens_out, cost, errors, unmetered, m_cost, m_expected, over = values
+    return ReportRow(
+        key,
+        calls,
+        tokens_in,
+        tokens_out,
+        from_units(cost),
+        errors,
+        unmetered,
+        from_units(m_cost),
+        from_units(m_expected),
+        over,
+    )

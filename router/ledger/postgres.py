@@ -11,16 +11,15 @@ advisory lock.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from decimal import Decimal
+from importlib import resources
 from typing import Any
 
 from .base import DEFAULT_HOLD_SECONDS, Hold, LedgerError, LedgerRow, Reservation, check_limits
 from .budgets import BudgetStatus, from_units, to_stored, to_units
-from .pgfunctions import MIGRATIONS as FUNCTIONS
-from .schema import row_values
+from .schema import CALL_COLUMNS, row_values, tables
 from .sql import Cursor, SQLLedger
 
 INSTALL = "pip install 'costrouter[postgres]'  (psycopg 3 and psycopg-pool)"
@@ -34,7 +33,7 @@ class _QmarkCursor:
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> _QmarkCursor:
-        self._cursor.execute(sql.replace("?", "%s"), params)
+        self._cursor.execute(sql.replace("?", "%s"), params or None)
         return self
 
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> _QmarkCursor:
@@ -48,10 +47,20 @@ class _QmarkCursor:
         return list(self._cursor.fetchall())
 
 
+#: The PostgreSQL part of the schema: spend deltas and the server-side functions.
+FUNCTIONS = resources.files(__package__).joinpath("postgres.sql").read_text(encoding="utf-8")
+#: A reservation folds a window's deltas into its spend row once there are this many (the
+#: number ``costrouter_reserve`` in postgres.sql compares with).
+FOLD_AFTER = 32
+_SETTLE = f"SELECT costrouter_settle(ROW({', '.join(['%s'] * len(CALL_COLUMNS))})::calls, %s)"
+
+
 class PostgresLedger(SQLLedger):
-    scheme = "postgresql"
-    extra_migrations = FUNCTIONS
-    #: The spend row plus the deltas not yet folded into it (``_ledger_pg_functions``).
+    """The ledger in a PostgreSQL database, shared by every process that opens the same URL.
+
+    ``min_size`` and ``max_size`` bound this process's connection pool."""
+
+    #: The spend row plus the deltas not yet folded into it (``postgres.sql``).
     _spent_sql = (
         f"(COALESCE({SQLLedger._spent_sql}, 0) + "
         "COALESCE((SELECT SUM(d.spent_nusd) FROM spend_deltas d "
@@ -64,9 +73,9 @@ class PostgresLedger(SQLLedger):
             from psycopg_pool import ConnectionPool
         except ImportError:
             raise LedgerError(f"the PostgreSQL ledger needs psycopg: {INSTALL}") from None
+        super().__init__()
         self._errors = (psycopg.Error,)
         self.url = url
-        self._pid = os.getpid()
         try:
             self._pool = ConnectionPool(
                 url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": True}
@@ -76,11 +85,16 @@ class PostgresLedger(SQLLedger):
             raise LedgerError(f"cannot connect to the PostgreSQL ledger: {exc}") from exc
         with self._transaction() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
-            self.migrate(cur)
+            self._migrate(cur)
 
     @classmethod
-    def from_url(cls, url: str) -> PostgresLedger:
-        return cls(url.replace("postgres://", "postgresql://", 1))
+    def from_url(cls, url: str, **options: Any) -> PostgresLedger:
+        return cls(url.replace("postgres://", "postgresql://", 1), **options)
+
+    def _create_schema(self, cur: Cursor) -> None:
+        for statement in tables(clustered=""):
+            cur.execute(statement)
+        cur.execute(FUNCTIONS)  # a script of several statements: sent as it is
 
     def __repr__(self) -> str:
         return "PostgresLedger(<url hidden>)"
@@ -135,10 +149,7 @@ class PostgresLedger(SQLLedger):
     def settle(self, row: LedgerRow, now: float) -> bool:
         """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""
         with self._call() as connection:
-            placeholders = ", ".join(["%s"] * 23)
-            recorded = connection.execute(
-                f"SELECT costrouter_settle({placeholders})", (*row_values(row), now)
-            ).fetchone()[0]
+            recorded = connection.execute(_SETTLE, (*row_values(row), now)).fetchone()[0]
         return bool(recorded)
 
     def _tag_expr(self, name: str) -> str:

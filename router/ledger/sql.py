@@ -1,11 +1,10 @@
-"""The ledger on SQL: one schema and one set of statements for SQLite and PostgreSQL.
+"""The ledger on SQL: one set of statements for SQLite and PostgreSQL (schema in ``schema``).
 
-Money is stored as whole nanodollars (BIGINT), so sums in SQL are exact on both engines.
 Statements are written with ``?`` placeholders; a backend translates them for its driver and
 supplies the transaction. SQLite's ``BEGIN IMMEDIATE`` takes the write lock before the first
 read, so the check and the holds of :meth:`reserve` are one transaction; PostgreSQL replaces
 ``reserve`` and ``settle`` with server-side functions that lock the spend rows first
-(``_ledger_pg_functions``).
+(``postgres.sql``).
 """
 
 from __future__ import annotations
@@ -17,10 +16,27 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
-from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
+from .base import (
+    DEFAULT_HOLD_SECONDS,
+    Hold,
+    Ledger,
+    LedgerError,
+    LedgerRow,
+    Reservation,
+    check_limits,
+)
 from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
-from .schema import INSERT_ROW, MIGRATIONS, SELECT_ROWS, row_from, row_values
-from .spend import AGGREGATES, GROUP_COLUMNS, Report, ReportQuery, combine, report_row
+from .schema import (
+    AGGREGATES,
+    GROUP_COLUMNS,
+    INSERT_ROW,
+    SCHEMA_VERSION,
+    SELECT_ROWS,
+    report_row,
+    row_from,
+    row_values,
+)
+from .spend import Report, ReportQuery, combine
 
 
 class Cursor(Protocol):
@@ -40,9 +56,6 @@ def _values(rows: int, width: int) -> str:
 class SQLLedger(Ledger):
     """Shared logic; subclasses provide :meth:`_transaction`."""
 
-    _parsed: dict[tuple[Any, ...], Budget]
-    #: Migrations only this backend needs, numbered after the shared ones.
-    extra_migrations: tuple[tuple[int, tuple[str, ...]], ...] = ()
     #: A window ``k``'s settled spend, as SQL (NULL for none).
     _spent_sql = (
         "(SELECT s.spent_nusd FROM budget_spend s "
@@ -55,14 +68,27 @@ class SQLLedger(Ledger):
         with driver errors re-raised as LedgerError. ``write=False`` promises only reads: one
         consistent snapshot that need not wait for (or hold up) writers."""
 
-    def migrate(self, cur: Cursor) -> None:
+    def __init__(self) -> None:
+        #: Budget rows already parsed into values, by the row's values.
+        self._parsed: dict[tuple[str, str, int, int, str], Budget] = {}
+
+    @abc.abstractmethod
+    def _create_schema(self, cur: Cursor) -> None:
+        """Make this engine's tables (and functions) of :data:`SCHEMA_VERSION`."""
+
+    def _migrate(self, cur: Cursor) -> None:
+        """Make the schema in a new ledger; refuse one whose schema this version does not know."""
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
         found = cur.execute("SELECT MAX(version) FROM costrouter_schema").fetchone()[0] or 0
-        for version, statements in (*MIGRATIONS, *self.extra_migrations):
-            if version > found:
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute("INSERT INTO costrouter_schema (version) VALUES (?)", (version,))
+        if found == 0:
+            self._create_schema(cur)
+            cur.execute("INSERT INTO costrouter_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+        elif found != SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self!r} has schema version {found}, and this costrouter knows only version "
+                f"{SCHEMA_VERSION} (a pre-release build made it): point --ledger at a new file "
+                "or database"
+            )
 
     def set_budget(self, budget: Budget) -> None:
         with self._transaction() as cur:
@@ -89,13 +115,12 @@ class SQLLedger(Ledger):
 
     def _budget(self, scope: str, period: str, limit: int, soft: int, tz: str) -> Budget:
         """A budget row as a value; parsed once per distinct row."""
-        cache = self.__dict__.setdefault("_parsed", {})
         key = (scope, period, int(limit), int(soft), tz)
-        budget = cache.get(key)
+        budget = self._parsed.get(key)
         if budget is None:
             budget = Budget(parse_scope(scope), from_units(int(limit)), period, bool(soft), tz)
-            cache[key] = budget
-        return budget  # type: ignore[no-any-return]  # the cache holds only Budget values
+            self._parsed[key] = budget
+        return budget
 
     def budgets(self) -> list[Budget]:
         with self._transaction(write=False) as cur:

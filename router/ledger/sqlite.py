@@ -15,8 +15,10 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from .base import LedgerError
+from .schema import tables
 from .sql import Cursor, SQLLedger
 
 BUSY_TIMEOUT_MS = 60_000
@@ -24,30 +26,6 @@ BUSY_TIMEOUT_MS = 60_000
 #: file to disk twice; ten times fewer of them took a reserve + settle pair from about 350 to
 #: about 260 µs on this project's machine. The WAL file grows to about 40 MB between them.
 CHECKPOINT_PAGES = 10_000
-
-#: SQLite only: the hot tables without a rowid, so a reservation and a settlement each write
-#: one B-tree page per table fewer (fewer WAL frames per commit). Rows are copied as they are.
-CLUSTERED = (
-    2,
-    (
-        """CREATE TABLE holds_clustered (
-        call_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-        amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
-        PRIMARY KEY (call_id, scope, period)) WITHOUT ROWID""",
-        "INSERT INTO holds_clustered SELECT call_id, scope, period, win, amount_nusd, expires_at "
-        "FROM holds",
-        "DROP TABLE holds",
-        "ALTER TABLE holds_clustered RENAME TO holds",
-        "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at, amount_nusd)",
-        """CREATE TABLE budget_spend_clustered (
-        scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-        spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win)) WITHOUT ROWID""",
-        "INSERT INTO budget_spend_clustered SELECT scope, period, win, spent_nusd "
-        "FROM budget_spend",
-        "DROP TABLE budget_spend",
-        "ALTER TABLE budget_spend_clustered RENAME TO budget_spend",
-    ),
-)
 
 
 def path_from_url(url: str) -> str:
@@ -59,19 +37,23 @@ def path_from_url(url: str) -> str:
 
 
 class SQLiteLedger(SQLLedger):
-    scheme = "sqlite"
-    extra_migrations = (CLUSTERED,)
+    """The ledger in one SQLite file at ``path`` (made, with its directory, if missing)."""
 
     def __init__(self, path: str) -> None:
+        super().__init__()
         self.path = path
         self._local = threading.local()
         self._create_file()
         with self._transaction() as cur:
-            self.migrate(cur)
+            self._migrate(cur)
+
+    def _create_schema(self, cur: Cursor) -> None:
+        for statement in tables(clustered=" WITHOUT ROWID"):
+            cur.execute(statement)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteLedger:
-        return cls(path_from_url(url))
+    def from_url(cls, url: str, **options: Any) -> SQLiteLedger:
+        return cls(path_from_url(url), **options)
 
     def __repr__(self) -> str:
         return f"SQLiteLedger({self.path!r})"

@@ -8,9 +8,8 @@ from typing import ClassVar, Literal
 
 import attrs
 
-from pricing import ModelSpec
+from pricing import InputError, ModelSpec, RouterError
 
-from ..errors import InputError, RouterError
 from ..estimate.estimator import Estimate
 
 Objective = Literal["expected", "worst"]

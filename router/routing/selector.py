@@ -3,22 +3,21 @@
 Ranking uses each model's own estimate of *this* request (its text under the model's tokenizer,
 its images under the model's image rule, its tier), not the sum of per-token rates. Text is
 estimated once per tokenizer family and each image once per rule; the ranked list for a
-repeated request is cached, and only the budget check (which changes as money is spent) runs
-again.
+request of the same shape is cached, and only the budget check (which changes as money is
+spent) runs again.
 """
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
+import attrs
 import cachetools
 
-from pricing import PROVIDERS, Catalog, ModelSpec, NoTierError, usd_text
+from pricing import PROVIDER_ROLES, PROVIDERS, Catalog, InputError, ModelSpec, NoTierError, usd_text
 
-from ..errors import InputError
-from ..estimate.estimator import Estimate, Estimator, SharedWork
-from ..gateway.wire import ROLES
+from ..estimate.estimator import Estimate, Estimator, request_shape
 from ..request import Request
 from .policy import (
     DEFAULT_POLICY,
@@ -48,24 +47,49 @@ def implied_requirements(request: Request) -> frozenset[str]:
 
 
 class Selector:
-    """Ranks the catalog's models for a request under a :class:`Policy`."""
+    """Ranks the catalog's models for a request under a :class:`Policy`.
+
+    The ranking of a request is cached by the request's shape (:func:`request_shape`: texts,
+    image sizes, options; never image bytes) and the policy. Replacing :attr:`estimator`
+    clears it, since every estimate depends on the estimator's catalog, text model and prior.
+    """
 
     def __init__(
         self,
         catalog: Catalog | None = None,
         *,
         estimator: Estimator | None = None,
-        cache_size: int = 1024,
+        cache_size: int = 256,
     ) -> None:
-        self.catalog = catalog if catalog is not None else Catalog.bundled()
-        self.estimator = estimator if estimator is not None else Estimator(self.catalog)
-        self._cache: cachetools.LRUCache[tuple[Request, Policy], _Ranked] = cachetools.LRUCache(
+        if estimator is None:
+            estimator = Estimator(catalog) if catalog is not None else Estimator()
+        elif catalog is not None and catalog is not estimator.catalog:
+            raise InputError(
+                "the selector's catalog and its estimator's differ: pass one of them "
+                "(the selector routes over the estimator's catalog)"
+            )
+        self._cache: cachetools.LRUCache[tuple[Hashable, Policy], _Ranked] = cachetools.LRUCache(
             maxsize=cache_size
         )
         self._screens: cachetools.LRUCache[
-            tuple[Policy, frozenset[str], frozenset[str]],
-            tuple[_Rules, list[tuple[int, ModelSpec, Rejection | None]]],
-        ] = cachetools.LRUCache(maxsize=256)
+            tuple[Policy, frozenset[str], frozenset[str]], _Screened
+        ] = cachetools.LRUCache(maxsize=64)
+        self.estimator = estimator
+
+    @property
+    def estimator(self) -> Estimator:
+        return self._estimator
+
+    @estimator.setter
+    def estimator(self, estimator: Estimator) -> None:
+        self._estimator = estimator
+        self._cache.clear()
+        self._screens.clear()
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog routed over: the estimator's."""
+        return self._estimator.catalog
 
     def route(
         self, request: Request, policy: Policy | None = None, allowance: Allowance | None = None
@@ -76,7 +100,7 @@ class Selector:
         whose worst case is above it is rejected (the budget seam: the ledger supplies it).
         """
         policy = policy if policy is not None else DEFAULT_POLICY
-        key = (request, policy)
+        key = (request_shape(request), policy)
         ranked = self._cache.get(key)
         if ranked is None:
             ranked = self._cache[key] = self._rank(request, policy)
@@ -88,54 +112,60 @@ class Selector:
         return Decision(candidates, rejected)
 
     def _rank(self, request: Request, policy: Policy) -> _Ranked:
-        required = implied_requirements(request) | policy.require
-        roles = frozenset(m.role for m in request.messages)
-        rules, screened = self._screened(policy, required, roles)
-        candidates: list[Candidate] = []
-        rejected: list[tuple[int, Rejection]] = []
-        shared = SharedWork()
-        estimate_on, fit = self.estimator.estimate, rules.fit
+        """Candidates cheapest first (ties: best quality, then id); rejections in catalog order."""
+        rules, screened = self._screened(policy, request)
         by_expected = policy.objective == "expected"
-        # ``screened`` runs best quality first, then by id: the stable sort by score below
-        # leaves ties in that order, so it needs no tie-break key.
-        for position, model, static in screened:
-            if static is not None:
-                rejected.append((position, static))
+        passed = [entry for entry in screened if entry.rejection is None]
+        rejected = [(e.position, e.rejection) for e in screened if e.rejection is not None]
+        candidates: list[Candidate] = []
+        estimates = self.estimator.estimate_each(request, (entry.model for entry in passed))
+        for entry, (model, estimate) in zip(passed, estimates, strict=True):
+            if isinstance(estimate, NoTierError):
+                rejected.append((entry.position, _no_tier(model, estimate)))
                 continue
-            try:
-                estimate = estimate_on(request, model, shared)
-            except NoTierError as exc:
-                rejected.append((position, _no_tier(model, exc)))
-                continue
-            reason = fit(model, request, estimate)
+            reason = rules.fit(model, request, estimate)
             if reason is not None:
-                rejected.append((position, Rejection(model.id, *reason)))
+                rejected.append((entry.position, Rejection(model.id, *reason)))
                 continue
             cost = estimate.cost
             candidates.append(
                 Candidate(model.id, estimate, cost.expected if by_expected else cost.high)
             )
+        # ``screened`` runs best quality first, then by id: the stable sort by score keeps ties
+        # in that order.
         candidates.sort(key=_SCORE)
-        rejected.sort(key=_POSITION)  # back to catalog order
+        rejected.sort(key=_POSITION)
         return tuple(candidates), tuple(r for _, r in rejected)
 
-    def _screened(
-        self, policy: Policy, required: frozenset[str], roles: frozenset[str]
-    ) -> tuple[_Rules, list[tuple[int, ModelSpec, Rejection | None]]]:
-        """The policy's rules and each model's catalog position and size-independent rejection
-        (None: it passed), best quality first and then by id; cached per policy."""
+    def _screened(self, policy: Policy, request: Request) -> _Screened:
+        """The policy's rules, and every model with its size-independent rejection (None: it
+        passed), best quality first and then by id; cached per policy and what the request
+        implies (capabilities, roles)."""
+        required = implied_requirements(request) | policy.require
+        roles = frozenset(m.role for m in request.messages)
         key = (policy, required, roles)
         found = self._screens.get(key)
         if found is None:
             rules = _Rules(self.catalog, policy, required, roles)
-            screened = []
-            for position, model in enumerate(self.catalog):
-                reason = rules.static(model)
-                static = None if reason is None else Rejection(model.id, *reason)
-                screened.append((position, model, static))
-            screened.sort(key=lambda entry: (-rules.rank[entry[1].id], entry[1].id))
-            found = self._screens[key] = (rules, screened)
+            screened = [
+                _Screen(position, model, rules.static(model))
+                for position, model in enumerate(self.catalog)
+            ]
+            screened.sort(key=lambda entry: (-rules.rank[entry.model.id], entry.model.id))
+            found = self._screens[key] = (rules, tuple(screened))
         return found
+
+
+@attrs.frozen
+class _Screen:
+    """A model's catalog position and its size-independent rejection (None: it passed)."""
+
+    position: int
+    model: ModelSpec
+    rejection: Rejection | None
+
+
+_Screened = tuple["_Rules", tuple[_Screen, ...]]
 
 
 def _no_tier(model: ModelSpec, exc: NoTierError) -> Rejection:
@@ -195,12 +225,12 @@ class _Rules:
                 )
             self.floor = catalog.quality_rank(policy.min_quality)
 
-    def static(self, model: ModelSpec) -> tuple[str, str] | None:
+    def static(self, model: ModelSpec) -> Rejection | None:
         """Reasons that do not depend on the request's size, checked in this order."""
         for check in (self._listed, self._snapshot, self._capable):
             reason = check(model)
             if reason is not None:
-                return reason
+                return Rejection(model.id, *reason)
         return None
 
     def _listed(self, model: ModelSpec) -> tuple[str, str] | None:
@@ -218,7 +248,7 @@ class _Rules:
         return "snapshot", f"dated snapshot of {model.snapshot_of} (pin it or allow snapshots)"
 
     def _capable(self, model: ModelSpec) -> tuple[str, str] | None:
-        unsupported = self.roles - ROLES[model.provider]
+        unsupported = self.roles - PROVIDER_ROLES[model.provider]
         if unsupported:
             return (
                 "roles",

@@ -1,0 +1,69 @@
+"""Calendar windows: the day, ISO week or month an instant falls in, in a time zone.
+
+Budgets count spend per window in their own time zone; reports group calls by UTC windows. A
+window is named by the ISO date of its first day (``total`` has one window, ``total``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pricing import InputError
+
+PERIODS = ("day", "week", "month", "total")
+
+
+def tzinfo(name: str) -> dt.tzinfo:
+    """The time zone an IANA name (or ``UTC``) names; an unknown name is an input error."""
+    if name == "UTC":
+        return dt.timezone.utc
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InputError(
+            f"unknown time zone {name!r}; use an IANA name such as Europe/Paris"
+        ) from None
+
+
+#: (period, tz) → the last window looked up: its Unix start and end, and its key.
+_last_window: dict[tuple[str, str], tuple[float, float, str]] = {}
+
+
+def window_key(period: str, tz: str, now: float) -> str:
+    """The key of the ``period`` window (in time zone ``tz``) that ``now`` falls in.
+
+    Every call in a window gets the same key, so the window's bounds are kept and a later
+    ``now`` inside them is answered without calendar arithmetic."""
+    if period == "total":
+        return "total"
+    last = _last_window.get((period, tz))
+    if last is not None and last[0] <= now < last[1]:
+        return last[2]
+    zone = tzinfo(tz)
+    first = dt.datetime.fromtimestamp(now, zone).date()
+    if period == "week":
+        first -= dt.timedelta(days=first.weekday())
+        after = first + dt.timedelta(days=7)
+    elif period == "month":
+        first = first.replace(day=1)
+        after = (first + dt.timedelta(days=31)).replace(day=1)
+    else:
+        after = first + dt.timedelta(days=1)
+    # Local midnights as instants; a midnight skipped by a clock change maps to the instant
+    # of the change, a repeated one to its first occurrence: both are where the date turns.
+    start = dt.datetime.combine(first, dt.time(), zone).timestamp()
+    end = dt.datetime.combine(after, dt.time(), zone).timestamp()
+    key = first.isoformat()
+    if start <= now < end:
+        _last_window[period, tz] = (start, end, key)
+    return key
+
+
+def calendar_keys(ts: float) -> tuple[str, str, str]:
+    """UTC day, ISO-week start and month start of a Unix time, as ISO dates."""
+    return (
+        window_key("day", "UTC", ts),
+        window_key("week", "UTC", ts),
+        window_key("month", "UTC", ts),
+    )

@@ -1,0 +1,151 @@
+-- The PostgreSQL ledger's own part of schema version 1: a table for settled spend not yet
+-- folded into its window's row, and the server-side functions that make a reservation and a
+-- settlement one round trip each. The tables both engines share are made first (schema.py).
+
+-- A settlement's cost lands here, one row per budget window, instead of on the window's spend
+-- row: reservations lock the spend rows, and a settlement that updated them would queue behind
+-- every reservation of the same budget and hold the row through its own commit. Reservations
+-- fold the deltas into the spend rows; readers count spend as the row plus its deltas.
+CREATE TABLE spend_deltas (
+    scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL, spent_nusd BIGINT NOT NULL);
+CREATE INDEX spend_deltas_by_budget ON spend_deltas (scope, period, win);
+
+-- The budgets a call with tags p_tags matches, with their window at p_now: a budget's
+-- "k=v,..." scope, as a JSON object, is contained in the tags. Inlined where it is used.
+CREATE FUNCTION costrouter_matching(p_tags jsonb, p_now double precision)
+RETURNS TABLE (scope text, period text, limit_nusd bigint, soft integer, tz text, win text)
+LANGUAGE sql STABLE AS $$
+    SELECT b.scope, b.period, b.limit_nusd, b.soft, b.tz,
+           CASE b.period
+               WHEN 'day' THEN ((to_timestamp(p_now) AT TIME ZONE b.tz)::date)::text
+               WHEN 'week' THEN (date_trunc('week', to_timestamp(p_now) AT TIME ZONE b.tz)::date)::text
+               WHEN 'month' THEN (date_trunc('month', to_timestamp(p_now) AT TIME ZONE b.tz)::date)::text
+               ELSE 'total'
+           END
+    FROM budgets b
+    WHERE b.scope = 'global' OR (
+        SELECT jsonb_object_agg(substr(kv, 1, strpos(kv, '=') - 1), substr(kv, strpos(kv, '=') + 1))
+        FROM unnest(string_to_array(b.scope, ',')) AS kv
+    ) <@ p_tags
+$$;
+
+-- Reserve p_amount on every budget the call matches, or nothing. The matching windows' spend
+-- rows are created if new and locked in key order (so two reservations never wait on each
+-- other in a cycle); a later statement, so a snapshot taken after the locks were granted,
+-- reads each window's spend row, its unfolded deltas and its live holds: it sees a settlement
+-- whole (its hold gone, its delta there) or not at all. The rows are returned either way; the
+-- caller raises when a hard limit would be overrun, and then no hold was written. Once 32
+-- deltas have piled up on a window, they are folded into its (still locked) spend row: the fold
+-- moves exactly the rows it deletes, so it is exact whatever settles meanwhile.
+--
+-- plan_cache_mode: plan each statement once per session. Left to choose, PostgreSQL can
+-- re-plan them on every call (on a ledger with history that doubled a reservation's time).
+CREATE FUNCTION costrouter_reserve(
+    p_call text, p_amount bigint, p_tags jsonb, p_now double precision, p_expires double precision
+) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
+                 spent bigint, reserved bigint)
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    k_scope text[];
+    k_period text[];
+    k_win text[];
+    k_limit bigint[];
+    k_soft integer[];
+    k_tz text[];
+    k_spent bigint[];
+    k_reserved bigint[];
+    i integer;
+    unfolded bigint;
+BEGIN
+    SELECT array_agg(m.scope ORDER BY m.scope, m.period),
+           array_agg(m.period ORDER BY m.scope, m.period),
+           array_agg(m.win ORDER BY m.scope, m.period),
+           array_agg(m.limit_nusd ORDER BY m.scope, m.period),
+           array_agg(m.soft ORDER BY m.scope, m.period),
+           array_agg(m.tz ORDER BY m.scope, m.period)
+      INTO k_scope, k_period, k_win, k_limit, k_soft, k_tz
+      FROM costrouter_matching(p_tags, p_now) m;
+    IF k_scope IS NULL THEN
+        RETURN;  -- no budget applies: nothing to hold
+    END IF;
+    INSERT INTO budget_spend (scope, period, win, spent_nusd)
+    SELECT u.scope, u.period, u.win, 0 FROM unnest(k_scope, k_period, k_win) AS u(scope, period, win)
+    ON CONFLICT (scope, period, win) DO NOTHING;
+    PERFORM 1 FROM budget_spend s
+     WHERE (s.scope, s.period, s.win) IN
+           (SELECT * FROM unnest(k_scope, k_period, k_win))
+     ORDER BY s.scope, s.period, s.win
+       FOR UPDATE;
+    WITH k AS (
+        SELECT * FROM unnest(k_scope, k_period, k_win) WITH ORDINALITY AS u(scope, period, win, n)
+    )
+    SELECT array_agg(s.spent_nusd + COALESCE(d.total, 0) ORDER BY k.n),
+           array_agg(COALESCE((SELECT SUM(h.amount_nusd) FROM holds h
+                               WHERE h.scope = k.scope AND h.period = k.period AND h.win = k.win
+                                 AND h.expires_at > p_now AND h.call_id <> p_call), 0)::bigint
+                     ORDER BY k.n),
+           MAX(d.count)
+      INTO k_spent, k_reserved, unfolded
+      FROM k
+      JOIN budget_spend s ON s.scope = k.scope AND s.period = k.period AND s.win = k.win
+      LEFT JOIN LATERAL (
+          SELECT SUM(x.spent_nusd) AS total, count(*) AS count FROM spend_deltas x
+           WHERE x.scope = k.scope AND x.period = k.period AND x.win = k.win
+      ) d ON true;
+    RETURN QUERY SELECT * FROM unnest(k_scope, k_period, k_win, k_limit, k_soft, k_tz, k_spent,
+                                      k_reserved);
+    FOR i IN 1 .. array_length(k_scope, 1) LOOP
+        IF k_soft[i] = 0 AND k_spent[i] + k_reserved[i] + p_amount > k_limit[i] THEN
+            RETURN;  -- the caller raises from the rows; no hold is written
+        END IF;
+    END LOOP;
+    DELETE FROM holds h WHERE h.call_id = p_call;
+    INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at)
+    SELECT p_call, u.scope, u.period, u.win, p_amount, p_expires
+      FROM unnest(k_scope, k_period, k_win) AS u(scope, period, win);
+    IF unfolded >= 32 THEN
+        WITH folded AS (
+            DELETE FROM spend_deltas d
+             USING unnest(k_scope, k_period, k_win) AS u(scope, period, win)
+             WHERE d.scope = u.scope AND d.period = u.period AND d.win = u.win
+            RETURNING d.scope, d.period, d.win, d.spent_nusd
+        )
+        UPDATE budget_spend s SET spent_nusd = s.spent_nusd + t.total
+          FROM (SELECT f.scope, f.period, f.win, SUM(f.spent_nusd) AS total
+                  FROM folded f GROUP BY f.scope, f.period, f.win) t
+         WHERE s.scope = t.scope AND s.period = t.period AND s.win = t.win;
+    END IF;
+END;
+$$;
+
+-- Record the call once (false if it already was: idempotent) and add its cost to the budgets
+-- it reserved, as deltas, freeing its holds; with no live reservation, to the budgets its tags
+-- match now. The row comes whole, as the calls table's own row type.
+CREATE FUNCTION costrouter_settle(p_row calls, p_now double precision) RETURNS boolean
+SET plan_cache_mode = force_generic_plan
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    held integer;
+BEGIN
+    INSERT INTO calls SELECT (p_row).* ON CONFLICT (call_id) DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+    WITH gone AS (
+        DELETE FROM holds h WHERE h.call_id = p_row.call_id RETURNING h.scope, h.period, h.win
+    ), added AS (
+        INSERT INTO spend_deltas (scope, period, win, spent_nusd)
+        SELECT g.scope, g.period, g.win, p_row.cost_nusd FROM gone g WHERE p_row.cost_nusd <> 0
+    )
+    SELECT count(*) INTO held FROM gone;
+    IF held = 0 AND p_row.cost_nusd <> 0 THEN
+        INSERT INTO spend_deltas (scope, period, win, spent_nusd)
+        SELECT m.scope, m.period, m.win, p_row.cost_nusd
+          FROM costrouter_matching(p_row.tags::jsonb, p_now) m;
+    END IF;
+    RETURN true;
+END;
+$$;
