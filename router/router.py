@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from pricing import Catalog, ModelSpec, Usage, price
+from pricing import Catalog, InputError, ModelSpec, Usage, price
 
 from .estimate.estimator import Estimate
 from .gateway.client import DEFAULT_BASE_URL, GatewayClient
@@ -101,8 +101,14 @@ class Router:
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         on_soft_limit: SoftLimitHook | None = None,
     ) -> None:
-        self.catalog = catalog if catalog is not None else Catalog.bundled()
-        self.selector = selector if selector is not None else Selector(self.catalog)
+        if selector is None:
+            selector = Selector(catalog)
+        elif catalog is not None and catalog is not selector.catalog:
+            raise InputError(
+                "the router's catalog and its selector's differ: pass one of them (the router "
+                "prices calls with the catalog its selector estimates with)"
+            )
+        self.selector = selector
         self._client = client
         self._api_key = api_key
         self._base_url = base_url
@@ -115,6 +121,11 @@ class Router:
 
     def __repr__(self) -> str:
         return f"Router(base_url={self._base_url!r}, models={len(self.catalog)})"
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog calls are routed over and priced with: the selector's."""
+        return self.selector.catalog
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Router:

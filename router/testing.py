@@ -11,6 +11,7 @@ assert client.sent[0]["model"] == result.model
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -59,8 +60,8 @@ class FakeClient:
         self, body: Mapping[str, Any], attempts: list[Attempt]
     ) -> Iterator[Mapping[str, Any]]:
         completion = self.complete(body, attempts)
-        for word in completion.text.split(" "):
-            yield {"model": completion.served_model, "choices": [{"index": 0, "text": word}]}
+        for piece in re.findall(r"\S*\s*", completion.text)[:-1] or [""]:  # words with their spaces
+            yield {"model": completion.served_model, "choices": [{"index": 0, "text": piece}]}
         if completion.usage is not None:
             usage = completion.usage
             yield {

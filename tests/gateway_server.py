@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -44,6 +45,16 @@ ROLES = {
 class _Server(ThreadingHTTPServer):
     request_queue_size = 512  # many workers connect at once in the concurrency tests
     daemon_threads = True
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        #: Exceptions raised in request handlers, for example writing to a client that gave up
+        #: waiting. socketserver prints them to stderr, where they would land in the output a
+        #: CLI test asserts on; here they are kept for a test to look at instead.
+        self.handler_errors: list[BaseException] = []
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        self.handler_errors.append(sys.exc_info()[1] or RuntimeError("unknown handler error"))
 
 
 @attrs.define

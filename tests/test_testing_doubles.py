@@ -36,10 +36,23 @@ def test_fake_failures_drive_fallback_and_budgets_refuse() -> None:
     assert len(client.sent) == 2
 
 
+@pytest.mark.parametrize("text", ["one two three", "  spaced\n out  ", "x", ""])
+def test_fake_stream_keeps_the_text_like_the_real_client(text: str) -> None:
+    """FakeClient streams word by word, each word with its spaces, so the pieces join to the
+    text a completed call would return (as the gateway's stream does)."""
+    client = FakeClient(text=text)
+    stream = Router(client=client).stream(Request.from_prompt("hi"), model="gpt:gpt-4o")
+    pieces = list(stream)
+    assert "".join(pieces) == text
+    assert all(len(piece.split()) <= 1 for piece in pieces)  # one word a piece
+    assert stream.result is not None
+    assert stream.result.text == text
+
+
 def test_fake_stream_and_missing_usage() -> None:
     """FakeClient streams word by word; without usage the call bills its worst case."""
     router = Router(client=FakeClient(text="one two three", input_tokens=None))
     stream = router.stream(Request.from_prompt("hi"), model="qwen:qwen3-vl-flash")
-    assert "".join(stream) == "onetwothree"
+    assert "".join(stream) == "one two three"
     assert stream.result is not None
     assert stream.result.cost == stream.result.estimate.cost.high
