@@ -65,7 +65,7 @@ class Tier:
 
 @attrs.frozen(cache_hash=True)
 class ImageRule:
-    """How a model turns an image into tokens: a rule name plus its parameters (see TOKENS.md)."""
+    """How a model turns an image into tokens: a rule name plus its parameters (see docs/tokens.md)."""
 
     rule: str
     params: tuple[tuple[str, Range[Decimal]], ...] = ()

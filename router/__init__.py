@@ -12,104 +12,56 @@ The subpackages follow a call's path: ``request`` → ``estimate/`` → ``routin
 import importlib as _importlib
 import typing as _typing
 
-from pricing import InputError as InputError
-from pricing import Range as Range
-from pricing import RouterError as RouterError
-
 from ._version import __version__ as __version__
 
 if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-exported
+    from pricing import (
+        InputError as InputError,
+        Range as Range,
+        RouterError as RouterError,
+    )
+
     from .errors import (
         AuthenticationError as AuthenticationError,
-    )
-    from .errors import (
         BadRequestError as BadRequestError,
-    )
-    from .errors import (
         BadResponseError as BadResponseError,
-    )
-    from .errors import (
         BudgetExceededError as BudgetExceededError,
-    )
-    from .errors import (
         CatalogError as CatalogError,
-    )
-    from .errors import (
         ForbiddenError as ForbiddenError,
-    )
-    from .errors import (
         GatewayConnectionError as GatewayConnectionError,
-    )
-    from .errors import (
         GatewayError as GatewayError,
-    )
-    from .errors import (
         ImageError as ImageError,
-    )
-    from .errors import (
         ImageFetchError as ImageFetchError,
-    )
-    from .errors import (
         InsufficientBalanceError as InsufficientBalanceError,
-    )
-    from .errors import (
         LedgerError as LedgerError,
-    )
-    from .errors import (
         NoModelQualifiesError as NoModelQualifiesError,
-    )
-    from .errors import (
         NoTierError as NoTierError,
-    )
-    from .errors import (
         PricingError as PricingError,
-    )
-    from .errors import (
         RateLimitError as RateLimitError,
-    )
-    from .errors import (
         ServerError as ServerError,
-    )
-    from .errors import (
         UnknownModelError as UnknownModelError,
     )
     from .estimate.counters import (
         LocalCounter as LocalCounter,
-    )
-    from .estimate.counters import (
         local_counter as local_counter,
     )
     from .estimate.estimator import (
         Estimate as Estimate,
-    )
-    from .estimate.estimator import (
         Estimator as Estimator,
-    )
-    from .estimate.estimator import (
         OutputPrior as OutputPrior,
-    )
-    from .estimate.estimator import (
         PartEstimate as PartEstimate,
     )
     from .estimate.text import (
         ChatOverhead as ChatOverhead,
-    )
-    from .estimate.text import (
         TextEstimator as TextEstimator,
-    )
-    from .estimate.text import (
         TokenCounter as TokenCounter,
     )
     from .fetch import (
         fetch_image as fetch_image,
-    )
-    from .fetch import (
         fetch_images as fetch_images,
     )
     from .gateway.client import (
         GatewayClient as GatewayClient,
-    )
-    from .gateway.client import (
         RetryPolicy as RetryPolicy,
     )
     from .gateway.errors import (
@@ -120,23 +72,15 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
     )
     from .images import (
         ImageHeader as ImageHeader,
-    )
-    from .images import (
         read_header as read_header,
     )
     from .ledger.base import (
         Ledger as Ledger,
-    )
-    from .ledger.base import (
         LedgerRow as LedgerRow,
-    )
-    from .ledger.base import (
         Reservation as Reservation,
     )
     from .ledger.budgets import (
         Budget as Budget,
-    )
-    from .ledger.budgets import (
         BudgetStatus as BudgetStatus,
     )
     from .ledger.memory import (
@@ -147,11 +91,7 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
     )
     from .ledger.spend import (
         Report as Report,
-    )
-    from .ledger.spend import (
         ReportQuery as ReportQuery,
-    )
-    from .ledger.spend import (
         ReportRow as ReportRow,
     )
     from .ledger.sqlite import (
@@ -159,38 +99,22 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
     )
     from .ledger.urls import (
         default_ledger_url as default_ledger_url,
-    )
-    from .ledger.urls import (
         ledger_from_url as ledger_from_url,
     )
     from .request import (
         ImagePart as ImagePart,
-    )
-    from .request import (
         Message as Message,
-    )
-    from .request import (
         Request as Request,
-    )
-    from .request import (
         TextPart as TextPart,
     )
     from .router import (
         CallResult as CallResult,
-    )
-    from .router import (
         Router as Router,
     )
     from .routing.policy import (
         Candidate as Candidate,
-    )
-    from .routing.policy import (
         Decision as Decision,
-    )
-    from .routing.policy import (
         Policy as Policy,
-    )
-    from .routing.policy import (
         Rejection as Rejection,
     )
     from .routing.selector import (
@@ -200,8 +124,9 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
         CallStream as CallStream,
     )
 
-#: Every public name the package loads on first use → the module (below ``router``) defining it.
+#: Every public name the package loads on first use → the module it comes from.
 _LAZY = {
+    **dict.fromkeys(("InputError", "Range", "RouterError"), "pricing"),
     **dict.fromkeys(
         (
             "AuthenticationError",
@@ -223,60 +148,60 @@ _LAZY = {
             "ServerError",
             "UnknownModelError",
         ),
-        "errors",
+        "router.errors",
     ),
-    "Attempt": "gateway.errors",
-    "Budget": "ledger.budgets",
-    "BudgetStatus": "ledger.budgets",
-    "CallResult": "router",
-    "CallStream": "stream",
-    "Candidate": "routing.policy",
-    "ChatOverhead": "estimate.text",
-    "Completion": "gateway.response",
-    "Decision": "routing.policy",
-    "Estimate": "estimate.estimator",
-    "Estimator": "estimate.estimator",
-    "GatewayClient": "gateway.client",
-    "ImageHeader": "images",
-    "ImagePart": "request",
-    "Ledger": "ledger.base",
-    "LedgerRow": "ledger.base",
-    "LocalCounter": "estimate.counters",
-    "MemoryLedger": "ledger.memory",
-    "Message": "request",
-    "OutputPrior": "estimate.estimator",
-    "PartEstimate": "estimate.estimator",
-    "Policy": "routing.policy",
-    "PostgresLedger": "ledger.postgres",
-    "Rejection": "routing.policy",
-    "Report": "ledger.spend",
-    "ReportQuery": "ledger.spend",
-    "ReportRow": "ledger.spend",
-    "Request": "request",
-    "Reservation": "ledger.base",
-    "RetryPolicy": "gateway.client",
-    "Router": "router",
-    "SQLiteLedger": "ledger.sqlite",
-    "Selector": "routing.selector",
-    "TextEstimator": "estimate.text",
-    "TextPart": "request",
-    "TokenCounter": "estimate.text",
-    "default_ledger_url": "ledger.urls",
-    "fetch_image": "fetch",
-    "fetch_images": "fetch",
-    "ledger_from_url": "ledger.urls",
-    "local_counter": "estimate.counters",
-    "read_header": "images",
+    "Attempt": "router.gateway.errors",
+    "Budget": "router.ledger.budgets",
+    "BudgetStatus": "router.ledger.budgets",
+    "CallResult": "router.router",
+    "CallStream": "router.stream",
+    "Candidate": "router.routing.policy",
+    "ChatOverhead": "router.estimate.text",
+    "Completion": "router.gateway.response",
+    "Decision": "router.routing.policy",
+    "Estimate": "router.estimate.estimator",
+    "Estimator": "router.estimate.estimator",
+    "GatewayClient": "router.gateway.client",
+    "ImageHeader": "router.images",
+    "ImagePart": "router.request",
+    "Ledger": "router.ledger.base",
+    "LedgerRow": "router.ledger.base",
+    "LocalCounter": "router.estimate.counters",
+    "MemoryLedger": "router.ledger.memory",
+    "Message": "router.request",
+    "OutputPrior": "router.estimate.estimator",
+    "PartEstimate": "router.estimate.estimator",
+    "Policy": "router.routing.policy",
+    "PostgresLedger": "router.ledger.postgres",
+    "Rejection": "router.routing.policy",
+    "Report": "router.ledger.spend",
+    "ReportQuery": "router.ledger.spend",
+    "ReportRow": "router.ledger.spend",
+    "Request": "router.request",
+    "Reservation": "router.ledger.base",
+    "RetryPolicy": "router.gateway.client",
+    "Router": "router.router",
+    "SQLiteLedger": "router.ledger.sqlite",
+    "Selector": "router.routing.selector",
+    "TextEstimator": "router.estimate.text",
+    "TextPart": "router.request",
+    "TokenCounter": "router.estimate.text",
+    "default_ledger_url": "router.ledger.urls",
+    "fetch_image": "router.fetch",
+    "fetch_images": "router.fetch",
+    "ledger_from_url": "router.ledger.urls",
+    "local_counter": "router.estimate.counters",
+    "read_header": "router.images",
 }
 
-__all__ = sorted([*_LAZY, "InputError", "Range", "RouterError", "__version__"])
+__all__ = sorted([*_LAZY, "__version__"])
 
 
 def __getattr__(name: str) -> _typing.Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'router' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"router.{module}"), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value
     return value
 

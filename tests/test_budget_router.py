@@ -127,7 +127,7 @@ def test_soft_budget_warns_through_logging_and_the_hook(
     ledger.set_budget(Budget.parse("global", "0.0000001", soft=True))
     seen: list[tuple[BudgetStatus, Decimal]] = []
     router = make_router(gateway, ledger, on_soft_limit=lambda s, amount: seen.append((s, amount)))
-    with caplog.at_level(logging.WARNING, logger="router"):
+    with caplog.at_level(logging.WARNING, logger="costrouter"):
         router.call(REQUEST)
     assert len(seen) == 1
     assert seen[0][0].budget.scope_text == "global"

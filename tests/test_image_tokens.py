@@ -1,4 +1,4 @@
-"""Image tokens per model: every worked example of TOKENS.md, table-driven."""
+"""Image tokens per model: every worked example of docs/tokens.md, table-driven."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ def test_worked_examples(
     expected: int,
     bounds: tuple[int, int] | None,
 ) -> None:
-    """Each rule reproduces TOKENS.md's example as expected; uncertain rules give the range."""
+    """Each rule reproduces the example of docs/tokens.md as expected; uncertain rules give the range."""
     tokens = image_tokens(catalog.get(model).image_rule, ImageQuery(width, height, detail, media))
     assert tokens.expected == expected
     low, high = bounds if bounds is not None else (expected, expected)

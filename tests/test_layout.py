@@ -172,7 +172,7 @@ def test_the_lazy_table_and_the_type_checking_block_name_the_same() -> None:
     }
     lazy = set(router._LAZY)
     assert typed == lazy
-    assert set(router.__all__) == lazy | {"InputError", "Range", "RouterError", "__version__"}
+    assert set(router.__all__) == lazy | {"__version__"}
 
 
 def test_public_objects_show_public_module_paths() -> None:

@@ -6,8 +6,7 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings
-from hypothesis import strategies as st
+from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from router import Budget, BudgetExceededError, Ledger, LedgerRow, PostgresLedger, ledger_from_url

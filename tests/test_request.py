@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from router import ImageError, ImagePart, InputError, Request, TextPart, read_header
+from router import ImageError, ImageHeader, ImagePart, InputError, Request, TextPart, read_header
 
 from .images import encoded, png
 
@@ -146,9 +146,12 @@ def test_empty_prompt_without_images_is_refused() -> None:
         Request.from_prompt("")
 
 
-def test_same_bytes_measured_once() -> None:
-    """The header cache returns the same measurement for the same bytes without re-reading."""
-    data = png(33, 44)
-    first = read_header(data)
-    assert read_header(bytes(data)) is first
+def test_headers_are_read_from_the_bytes_given() -> None:
+    """Each header is read from the bytes themselves (no cache keyed by anything less than
+    the bytes): equal bytes measure equal, another image of the same length measures its own."""
+    data, other = png(33, 44), png(44, 33)
+    width = max(len(data), len(other))
+    data, other = data.ljust(width, b"\0"), other.ljust(width, b"\0")  # after IEND: ignored
+    assert read_header(data) == read_header(bytes(data)) == ImageHeader(33, 44, "image/png")
+    assert read_header(other) == ImageHeader(44, 33, "image/png")
     assert ImagePart("x").with_data(data).width == 33

@@ -6,8 +6,7 @@ import json
 from typing import Any
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from router import InputError, TextEstimator
 from router.estimate.text import CHAT_OVERHEAD, bundled_model

@@ -5,8 +5,8 @@ text estimator and an output prior. Every bound is priced through :func:`pricing
 arithmetic :func:`pricing.price` bills with, the tier taken at that bound's input tokens.
 
 Estimating one request for many models shares work by value, within that request only: its text
-is estimated once per tokenizer family, each image once per image rule, and models alike in
-tokenizer, image rule, output limits and price tiers share one priced estimate.
+is estimated once per tokenizer family, its input tokens once per tokenizer and image rule, and
+models alike in tokenizer, image rule, output limits and price tiers share one priced estimate.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Image → tokens per model, following each provider's published rule (TOKENS.md).
+"""Image → tokens per model, following each provider's published rule (docs/tokens.md).
 
 One small function per rule, looked up in :data:`RULES` by the catalog's rule name; each takes
 the rule's parameters at one bound (low, expected or high) and returns a token count. A rule

@@ -43,7 +43,7 @@ class ChatOverhead:
     reply: int
 
 
-#: From TOKENS.md: OpenAI 3 per message (+1 with a name) and 3 for the reply primer; Qwen's
+#: From docs/tokens.md: OpenAI 3 per message (+1 with a name) and 3 for the reply primer; Qwen's
 #: ChatML about 5 per message and 3 for the primer; Gemini documents none.
 CHAT_OVERHEAD: Mapping[str, ChatOverhead] = {
     "o200k": ChatOverhead(3, 1, 3),

@@ -1,4 +1,4 @@
-"""The gateway's three request dialects (GATEWAY.md), as data plus one small function each.
+"""The gateway's three request dialects (docs/gateway.md), as data plus one small function each.
 
 :func:`request_body` turns a neutral :class:`Request` into the JSON body for one model: parts in
 that provider's shape, JSON output and thinking options in that provider's place, and the
