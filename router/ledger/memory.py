@@ -13,9 +13,9 @@ from typing import Any
 import attrs
 
 from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
-from .budgets import Budget, BudgetStatus, from_units, matching, to_stored, to_units
+from .budgets import Budget, BudgetStatus, matching, to_stored, to_units
 from .calendar import calendar_keys
-from .spend import Report, ReportQuery, ReportRow
+from .spend import Report, ReportQuery, ReportRow, report_row
 
 _Key = tuple[str, str, str]  # scope text, period, window
 
@@ -164,22 +164,6 @@ def aggregate_rows(
             bucket[index] += int(value)
             total[index] += int(value)
     if not query.by:  # no grouping: the total alone, as the SQL ledgers give it
-        return [], _row((), total)
+        return [], report_row((), total)
     ordered = sorted(groups.items(), key=lambda item: tuple((v is None, v or "") for v in item[0]))
-    return [_row(k, v) for k, v in ordered], _row((), total)
-
-
-def _row(key: tuple[str | None, ...], values: list[int]) -> ReportRow:
-    calls, tokens_in, tokens_out, cost, errors, unmetered, m_cost, m_expected, over = values
-    return ReportRow(
-        key,
-        calls,
-        tokens_in,
-        tokens_out,
-        from_units(cost),
-        errors,
-        unmetered,
-        from_units(m_cost),
-        from_units(m_expected),
-        over,
-    )
+    return [report_row(k, v) for k, v in ordered], report_row((), total)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .base import LedgerRow
 from .budgets import from_units, to_units
 from .calendar import calendar_keys
-from .spend import ReportRow
 
 SCHEMA_VERSION = 1
 
@@ -86,7 +85,7 @@ GROUP_COLUMNS = {
 }
 
 #: The aggregate columns of a report, as SQL over ``calls`` (money in nanodollars), in the
-#: order of :func:`report_row`'s values.
+#: order of :func:`~router.ledger.spend.report_row`'s values.
 AGGREGATES = (
     "COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
     "COALESCE(SUM(cost_nusd), 0), "
@@ -96,25 +95,6 @@ AGGREGATES = (
     "COALESCE(SUM(CASE WHEN status = 'ok' THEN est_expected_nusd ELSE 0 END), 0), "
     "COALESCE(SUM(CASE WHEN cost_nusd > est_high_nusd THEN 1 ELSE 0 END), 0)"
 )
-
-
-def report_row(key: tuple[str | None, ...], values: Iterable[Any]) -> ReportRow:
-    """A group's row from its nine aggregate values (nanodollars for money)."""
-    calls, tokens_in, tokens_out, cost, errors, unmetered, m_cost, m_expected, over = (
-        int(v) for v in values
-    )
-    return ReportRow(
-        key,
-        calls,
-        tokens_in,
-        tokens_out,
-        from_units(cost),
-        errors,
-        unmetered,
-        from_units(m_cost),
-        from_units(m_expected),
-        over,
-    )
 
 
 @functools.lru_cache(maxsize=1024)

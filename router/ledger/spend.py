@@ -12,12 +12,13 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
 from pricing import InputError
 
-from .budgets import BudgetStatus
+from .budgets import BudgetStatus, from_units
 
 #: What calls can be grouped by, besides ``tag:NAME`` (any tag's value).
 GROUPS = ("day", "week", "month", "model", "provider", "user", "project")
@@ -97,6 +98,26 @@ class Report:
     total: ReportRow
     budgets: tuple[BudgetStatus, ...] = ()
     series: tuple[tuple[str, str, Decimal], ...] = ()  # (day, model, cost) for the chart
+
+
+def report_row(key: tuple[str | None, ...], values: Iterable[Any]) -> ReportRow:
+    """A group's row from its nine totals, in the order of ``ReportRow``'s fields (money in
+    whole nanodollars, as the ledgers sum it)."""
+    calls, tokens_in, tokens_out, cost, errors, unmetered, m_cost, m_expected, over = (
+        int(v) for v in values
+    )
+    return ReportRow(
+        key,
+        calls,
+        tokens_in,
+        tokens_out,
+        from_units(cost),
+        errors,
+        unmetered,
+        from_units(m_cost),
+        from_units(m_expected),
+        over,
+    )
 
 
 def combine(rows: Iterable[ReportRow]) -> ReportRow:

@@ -32,11 +32,10 @@ from .schema import (
     INSERT_ROW,
     SCHEMA_VERSION,
     SELECT_ROWS,
-    report_row,
     row_from,
     row_values,
 )
-from .spend import Report, ReportQuery, combine
+from .spend import Report, ReportQuery, combine, report_row
 
 
 class Cursor(Protocol):
