@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
+from . import money
 from .errors import NoTierError
 from .values import Cost, ModelSpec, Tier, Usage
 
@@ -34,11 +35,13 @@ def amounts(
     else:
         index, tier = tier_for(model, input_tokens)
     if cached_tokens and tier.cached_input_rate is not None:
-        input_cost = (input_tokens - cached_tokens) * tier.input_rate
-        input_cost += cached_tokens * tier.cached_input_rate
+        input_cost = money.add(
+            money.multiply(input_tokens - cached_tokens, tier.input_rate),
+            money.multiply(cached_tokens, tier.cached_input_rate),
+        )
     else:
-        input_cost = input_tokens * tier.input_rate
-    return index, input_cost, output_tokens * tier.output_rate
+        input_cost = money.multiply(input_tokens, tier.input_rate)
+    return index, input_cost, money.multiply(output_tokens, tier.output_rate)
 
 
 def price_tokens(
@@ -65,7 +68,7 @@ _DISPLAY_PLACES = Decimal("0.00000001")
 
 def usd_text(amount: Decimal) -> str:
     """An exact amount as a plain decimal string, without exponent or trailing zeros."""
-    text = format(amount.normalize(), "f")
+    text = format(money.MONEY.normalize(amount), "f")
     return "0" if text in ("-0", "0") else text
 
 
@@ -74,4 +77,4 @@ def usd_display(amount: Decimal, places: Decimal = _DISPLAY_PLACES) -> str:
 
     The only place the library rounds money; stored and compared amounts stay exact.
     """
-    return format(amount.quantize(places, rounding=ROUND_HALF_EVEN), "f")
+    return format(money.MONEY.quantize(amount, places), "f")  # MONEY rounds half-even

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from . import money
 from .errors import CatalogError
 from .values import (
     CAPABILITIES,
@@ -294,9 +295,11 @@ class _ModelBuilder:
         cached = entry.get("cached_input")
         return Tier(
             up_to=up_to,
-            input_rate=self.money(field, label, entry["input"]) / unit,
-            output_rate=self.money(field, label, entry["output"]) / unit,
-            cached_input_rate=None if cached is None else self.money(field, label, cached) / unit,
+            input_rate=money.divide(self.money(field, label, entry["input"]), unit),
+            output_rate=money.divide(self.money(field, label, entry["output"]), unit),
+            cached_input_rate=(
+                None if cached is None else money.divide(self.money(field, label, cached), unit)
+            ),
         )
 
     def money(self, field: str, label: str, value: Any) -> Decimal:

@@ -8,6 +8,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from . import money
 from .errors import InputError
 
 #: Capabilities a catalog model can declare. ``reasoning`` means it reasons by default (hidden
@@ -148,4 +149,4 @@ class Cost:
 
     @property
     def total(self) -> Decimal:
-        return self.input_cost + self.output_cost
+        return money.add(self.input_cost, self.output_cost)

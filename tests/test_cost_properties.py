@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from hypothesis import given, strategies as st
 
-from pricing import Catalog, ModelSpec, NoTierError, Tier, Usage, price
+from pricing import Catalog, ModelSpec, NoTierError, Tier, Usage, price, usd_text
 
 CATALOG = Catalog.load()
 MODELS = st.sampled_from(list(CATALOG))
@@ -92,3 +92,21 @@ def _with_tiers(model: ModelSpec, tiers: tuple[Tier, ...]) -> ModelSpec:
     import attrs
 
     return attrs.evolve(model, tiers=tiers)
+
+
+def test_prices_and_estimates_ignore_the_callers_decimal_context() -> None:
+    """A caller's context of 6 digits rounding down changes no price or estimate: money is
+    computed in costrouter's own context."""
+    import decimal
+
+    from router import Estimator, Request
+
+    model = CATALOG.get("qwen:qwen3-vl-plus")
+    request = Request.from_prompt("hello " * 300)
+    exact = price(model, Usage(141_971, 125))
+    expected = Estimator().estimate(request, model)
+    with decimal.localcontext(decimal.Context(prec=6, rounding=decimal.ROUND_DOWN)):
+        assert price(model, Usage(141_971, 125)) == exact
+        assert Estimator().estimate(request, model) == expected
+        assert usd_text(exact.total) == usd_text(exact.total.normalize(decimal.Context(prec=60)))
+    assert len(exact.total.as_tuple().digits) > 6  # the case would round in the caller's context

@@ -215,3 +215,23 @@ def test_every_bundled_rate_is_whole_nanodollars() -> None:
             for rate in (tier.input_rate, tier.output_rate):
                 units = rate / nanodollar
                 assert units == units.to_integral_value(), (model.id, rate)
+
+
+def test_money_ignores_the_callers_decimal_context(ledger: Ledger) -> None:
+    """An application's decimal context (6 digits, rounding down) changes no amount: reserved,
+    settled, summed and reported money stays exact to the nanodollar."""
+    import decimal
+
+    from router import ReportQuery
+
+    ledger.set_budget(Budget.parse("global", "1000"))
+    with decimal.localcontext(decimal.Context(prec=6, rounding=decimal.ROUND_DOWN)):
+        reservation = ledger.reserve("c1", Decimal("1.141971251"), ALICE, NOW)
+        assert reservation.amount == Decimal("1.141971251")
+        ledger.settle(row("c1", "0.123456789"), NOW)
+        ledger.settle(row("c2", "987.654321001"), NOW)
+        assert spent_reserved(ledger, "global") == (Decimal("987.777777790"), 0)
+        (stored, _) = sorted(ledger.rows(), key=lambda r: r.call_id)
+        assert stored.cost == Decimal("0.123456789")
+        report = ledger.report(ReportQuery(by=("user",)), NOW)
+        assert report.total.cost == Decimal("987.77777779")

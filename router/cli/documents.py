@@ -7,7 +7,7 @@ import sys
 from decimal import Decimal
 from typing import Any
 
-from pricing import ModelSpec, Range, usd_text
+from pricing import ModelSpec, Range, money, usd_text
 
 from ..estimate.estimator import Estimate
 from ..router import CallResult
@@ -143,7 +143,7 @@ def call_document(result: CallResult, tags: dict[str, str]) -> dict[str, Any]:
 
 
 def per_million(rate: Decimal) -> str:
-    return usd_text(rate * PER_MILLION)
+    return usd_text(money.multiply(rate, PER_MILLION))
 
 
 def tier_range(model: ModelSpec, index: int) -> str:

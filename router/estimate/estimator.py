@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from pricing import Catalog, ImageRule, ModelSpec, NoTierError, Range, amounts
+from pricing import Catalog, ImageRule, ModelSpec, NoTierError, Range, amounts, money
 
 from ..request import ImagePart, Request, TextPart
 from .images import ImageQuery, image_tokens
@@ -228,4 +228,8 @@ def _cost(spec: ModelSpec, tokens: Range[int], output: Range[int]) -> Range[Deci
     _, low_in, low_out = amounts(spec, tokens.low, output.low)
     _, expected_in, expected_out = amounts(spec, tokens.expected, output.expected)
     _, high_in, high_out = amounts(spec, tokens.high, output.high)
-    return Range(low_in + low_out, expected_in + expected_out, high_in + high_out)
+    return Range(
+        money.add(low_in, low_out),
+        money.add(expected_in, expected_out),
+        money.add(high_in, high_out),
+    )

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from pricing import InputError, RouterError
+from pricing import InputError, RouterError, money
 
 from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
 from .spend import Report, ReportQuery
@@ -90,7 +90,7 @@ def check_limits(entries: Sequence[BudgetStatus], amount: Decimal) -> tuple[Budg
     """Raise for the first hard budget ``amount`` would overrun; return the soft ones crossed."""
     warnings = []
     for status in entries:
-        if status.spent + status.reserved + amount <= status.budget.limit:
+        if money.total((status.spent, status.reserved, amount)) <= status.budget.limit:
             continue
         if not status.budget.soft:
             raise BudgetExceededError(

@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import attrs
 
-from pricing import InputError, RouterError
+from pricing import InputError, RouterError, money
 
 from .calendar import PERIODS, tzinfo, window_key
 
@@ -28,11 +28,11 @@ MAX_AMOUNT = Decimal("9e9")
 
 def to_units(amount: Decimal) -> int:
     """USD → whole nanodollars, rounding up a finer amount (never under-counting spend)."""
-    return math.ceil(amount.scaleb(9))
+    return math.ceil(money.MONEY.scaleb(amount, 9))
 
 
 def from_units(value: int) -> Decimal:
-    return Decimal(value).scaleb(-9).normalize() if value else Decimal(0)
+    return money.MONEY.normalize(money.MONEY.scaleb(Decimal(value), -9)) if value else Decimal(0)
 
 
 def to_stored(amount: Decimal) -> Decimal:
@@ -118,7 +118,7 @@ class BudgetStatus:
 
     @property
     def remaining(self) -> Decimal:
-        return self.budget.limit - self.spent - self.reserved
+        return money.subtract(money.subtract(self.budget.limit, self.spent), self.reserved)
 
 
 def remaining_for(statuses: Iterable[BudgetStatus], tags: Mapping[str, str]) -> Decimal | None:

@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 
+from pricing import money
+
 from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
 from .budgets import Budget, BudgetStatus, matching, to_stored, to_units
 from .calendar import calendar_keys
@@ -44,15 +46,12 @@ class MemoryLedger(Ledger):
 
     def _entry(self, budget: Budget, window: str, now: float, exclude: str | None) -> BudgetStatus:
         key = (budget.scope_text, budget.period, window)
-        reserved = sum(
-            (
-                h.amount
-                for call, (expires, holds) in self._holds.items()
-                if expires > now and call != exclude
-                for h in holds
-                if (h.scope, h.period, h.window) == key
-            ),
-            Decimal(0),
+        reserved = money.total(
+            h.amount
+            for call, (expires, holds) in self._holds.items()
+            if expires > now and call != exclude
+            for h in holds
+            if (h.scope, h.period, h.window) == key
         )
         return BudgetStatus(budget, window, self._spent.get(key, Decimal(0)), reserved)
 
@@ -92,7 +91,7 @@ class MemoryLedger(Ledger):
                 for b in matching(self._budgets.values(), row.tag_map)
             ]
             for key in keys:
-                self._spent[key] = self._spent.get(key, Decimal(0)) + row.cost
+                self._spent[key] = money.add(self._spent.get(key, Decimal(0)), row.cost)
             return True
 
     def _drop_holds(self, call_id: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from pricing import InputError
+from pricing import InputError, money
 
 from .budgets import BudgetStatus, from_units
 
@@ -88,7 +88,8 @@ class ReportRow:
         """Actual cost over the expected estimate, on metered calls (1 is a perfect estimate)."""
         if not self.metered_expected:
             return None
-        return (self.metered_cost / self.metered_expected).quantize(Decimal("0.0001"))
+        ratio = money.divide(self.metered_cost, self.metered_expected)
+        return money.MONEY.quantize(ratio, Decimal("0.0001"))  # half-even
 
 
 @attrs.frozen
@@ -128,10 +129,10 @@ def combine(rows: Iterable[ReportRow]) -> ReportRow:
         sum(r.calls for r in rows),
         sum(r.input_tokens for r in rows),
         sum(r.output_tokens for r in rows),
-        sum((r.cost for r in rows), Decimal(0)),
+        money.total(r.cost for r in rows),
         sum(r.errors for r in rows),
         sum(r.unmetered for r in rows),
-        sum((r.metered_cost for r in rows), Decimal(0)),
-        sum((r.metered_expected for r in rows), Decimal(0)),
+        money.total(r.metered_cost for r in rows),
+        money.total(r.metered_expected for r in rows),
         sum(r.over_high for r in rows),
     )
