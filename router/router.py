@@ -37,7 +37,8 @@ _Sent = TypeVar("_Sent", "CallResult", "CallStream[CallResult]")
 
 @attrs.define
 class _Call:
-    """One call in progress: its id, when it started (monotonic and wall clock), every attempt."""
+    """One call in progress: its id, when it started (monotonic clock, for durations, and wall
+    clock, the one instant that dates it in budget windows and reports), every attempt."""
 
     id: str
     started: float
@@ -231,7 +232,7 @@ class Router:
         failed, failed_tags, error = last
         if self.ledger is not None:
             row = self._error_row(call, failed, failed_tags)
-            self.ledger.release(call.id, self._wall_clock(), row)
+            self.ledger.release(call.id, call.now, row)
         raise error
 
     def _finish(
@@ -240,7 +241,7 @@ class Router:
         """Meter the answer and settle it in the ledger."""
         result = self._meter(call, candidate, completion, tags)
         if self.ledger is not None:
-            self.ledger.settle(self._row(result), self._wall_clock())
+            self.ledger.settle(self._row(result, call.now), call.now)
         return result
 
     def _reserved(
@@ -287,12 +288,13 @@ class Router:
             if self.on_soft_limit is not None:
                 self.on_soft_limit(status, reservation.amount)
 
-    def _row(self, result: CallResult) -> LedgerRow:
-        """The ledger row of a finished call."""
+    def _row(self, result: CallResult, started: float) -> LedgerRow:
+        """The ledger row of a finished call, dated like its reservation: by when it started, so
+        the day a report shows it under is the day of the budget window it counted in."""
         usage = result.usage or Usage(0, 0)
         return LedgerRow(
             call_id=result.call_id,
-            ts=self._wall_clock(),
+            ts=started,
             requested_model=result.model,
             served_model=result.served_model,
             tags=result.tags,
@@ -313,7 +315,7 @@ class Router:
         cost = candidate.estimate.cost
         return LedgerRow(
             call_id=call.id,
-            ts=self._wall_clock(),
+            ts=call.now,
             requested_model=candidate.model,
             served_model=candidate.model,
             tags=tuple(sorted(tags.items())),

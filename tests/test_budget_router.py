@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -188,3 +189,23 @@ def test_cli_route_applies_the_callers_budgets(run_cli: RunCli, tmp_path: Path) 
     assert all(Decimal(c["cost"]["high"]) <= Decimal("0.0001") for c in alice["candidates"])
     bob = run_cli("route", "--prompt", "hi", "--user", "bob", "--ledger", url, "--json").json()
     assert not [r for r in bob["rejected"] if r["code"] == "budget"]
+
+
+def test_one_instant_dates_a_call_in_its_budget_window_and_in_reports(ledger: Ledger) -> None:
+    """A call reserved at 23:59:59.9 UTC and answered at 00:00:00.5 counts in the first day's
+    budget and is reported under the first day: both use the instant the call started."""
+    from router import ReportQuery
+    from router.testing import FakeClient
+
+    midnight = dt.datetime(2026, 3, 15, tzinfo=dt.timezone.utc).timestamp()
+    instants = iter([midnight - 0.1, midnight + 0.5, midnight + 0.6])
+    ledger.set_budget(Budget.parse("global", "1", period="day"))
+    router = Router(client=FakeClient(), ledger=ledger, wall_clock=lambda: next(instants))
+    router.call(Request.from_prompt("hi"), model="gpt:gpt-4o")
+    (day,) = ledger.report(ReportQuery(by=("day",)), midnight - 1).rows
+    assert day.key == ("2026-03-14",)
+    (before,) = ledger.status(midnight - 1)
+    (after,) = ledger.status(midnight + 1)
+    assert (before.window, before.spent) == ("2026-03-14", day.cost)
+    assert (after.window, after.spent) == ("2026-03-15", 0)
+    assert [r.ts for r in ledger.rows()] == [midnight - 0.1]
