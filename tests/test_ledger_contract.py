@@ -235,3 +235,15 @@ def test_money_ignores_the_callers_decimal_context(ledger: Ledger) -> None:
         assert stored.cost == Decimal("0.123456789")
         report = ledger.report(ReportQuery(by=("user",)), NOW)
         assert report.total.cost == Decimal("987.77777779")
+
+
+def test_a_recorded_call_id_cannot_be_reserved_again(ledger: Ledger) -> None:
+    """Reserving under an id the ledger already recorded is refused before anything is held
+    (its result could not be recorded again); an unrecorded id may be re-reserved."""
+    ledger.set_budget(Budget.parse("global", "10"))
+    ledger.reserve("c1", Decimal("1"), ALICE, NOW)
+    ledger.reserve("c1", Decimal("2"), ALICE, NOW)  # a fallback re-reserving: fine
+    ledger.settle(row("c1", "0.5"), NOW)
+    with pytest.raises(InputError, match="already recorded"):
+        ledger.reserve("c1", Decimal("1"), ALICE, NOW)
+    assert spent_reserved(ledger, "global") == (Decimal("0.5"), 0)

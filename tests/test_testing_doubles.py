@@ -56,3 +56,18 @@ def test_fake_stream_and_missing_usage() -> None:
     assert "".join(stream) == "one two three"
     assert stream.result is not None
     assert stream.result.cost == stream.result.estimate.cost.high
+
+
+def test_a_reused_call_id_is_refused_before_sending() -> None:
+    """A Router whose new_id repeats itself sends the first call and refuses the second before
+    anything is sent, so no answer goes unrecorded."""
+    from router import InputError
+
+    client = FakeClient()
+    ledger = MemoryLedger()
+    router = Router(client=client, ledger=ledger, new_id=lambda: "same")
+    router.call(Request.from_prompt("hi"), model="gpt:gpt-4o")
+    with pytest.raises(InputError, match="already recorded"):
+        router.call(Request.from_prompt("hi again"), model="gpt:gpt-4o")
+    assert len(client.sent) == 1
+    assert [r.call_id for r in ledger.rows()] == ["same"]

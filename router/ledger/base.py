@@ -86,6 +86,15 @@ class Reservation:
     warnings: tuple[BudgetStatus, ...] = ()
 
 
+def recorded_already(call_id: str) -> InputError:
+    """The error for a reservation under a call id the ledger has recorded: sending again would
+    charge a call whose result can no longer be recorded (settling is idempotent by id)."""
+    return InputError(
+        f"call id {call_id!r} is already recorded in the ledger: every call needs a new id "
+        "(check Router(new_id=...)); nothing was sent"
+    )
+
+
 def check_limits(entries: Sequence[BudgetStatus], amount: Decimal) -> tuple[BudgetStatus, ...]:
     """Raise for the first hard budget ``amount`` would overrun; return the soft ones crossed."""
     warnings = []
@@ -136,7 +145,8 @@ class Ledger(abc.ABC):
     ) -> Reservation:
         """Atomically check every matching budget and hold ``amount`` on each, or raise
         :class:`BudgetExceededError` holding nothing. Reserving again under the same call id
-        replaces that call's holds (a fallback re-reserves for its own model)."""
+        replaces that call's holds (a fallback re-reserves for its own model); reserving under
+        an id already recorded raises :class:`InputError` (:func:`recorded_already`)."""
 
     @abc.abstractmethod
     def settle(self, row: LedgerRow, now: float) -> bool:

@@ -14,7 +14,15 @@ import attrs
 
 from pricing import money
 
-from .base import DEFAULT_HOLD_SECONDS, Hold, Ledger, LedgerRow, Reservation, check_limits
+from .base import (
+    DEFAULT_HOLD_SECONDS,
+    Hold,
+    Ledger,
+    LedgerRow,
+    Reservation,
+    check_limits,
+    recorded_already,
+)
 from .budgets import Budget, BudgetStatus, matching, to_stored, to_units
 from .calendar import calendar_keys
 from .spend import Report, ReportQuery, ReportRow, report_row
@@ -71,6 +79,8 @@ class MemoryLedger(Ledger):
     ) -> Reservation:
         amount = to_stored(amount)
         with self._lock:
+            if call_id in self._rows:
+                raise recorded_already(call_id)
             budgets = matching(self._budgets.values(), tags)
             entries = [self._entry(b, b.window(now), now, call_id) for b in budgets]
             warnings = check_limits(entries, amount)

@@ -17,7 +17,15 @@ from decimal import Decimal
 from importlib import resources
 from typing import Any
 
-from .base import DEFAULT_HOLD_SECONDS, Hold, LedgerError, LedgerRow, Reservation, check_limits
+from .base import (
+    DEFAULT_HOLD_SECONDS,
+    Hold,
+    LedgerError,
+    LedgerRow,
+    Reservation,
+    check_limits,
+    recorded_already,
+)
 from .budgets import BudgetStatus, from_units, to_stored, to_units
 from .schema import CALL_COLUMNS, row_values, tables
 from .sql import Cursor, SQLLedger
@@ -75,6 +83,7 @@ class PostgresLedger(SQLLedger):
             raise LedgerError(f"the PostgreSQL ledger needs psycopg: {INSTALL}") from None
         super().__init__()
         self._errors = (psycopg.Error,)
+        self._recorded = psycopg.errors.UniqueViolation
         self.url = url
         try:
             self._pool = ConnectionPool(
@@ -128,11 +137,16 @@ class PostgresLedger(SQLLedger):
     ) -> Reservation:
         """One round trip: ``costrouter_reserve`` locks, sums, checks and holds in the server."""
         amount = to_stored(amount)
-        with self._call() as connection:
-            rows = connection.execute(
-                "SELECT * FROM costrouter_reserve(%s, %s, %s::jsonb, %s, %s)",
-                (call_id, to_units(amount), json.dumps(dict(tags)), now, now + hold_seconds),
-            ).fetchall()
+        try:
+            with self._call() as connection:
+                rows = connection.execute(
+                    "SELECT * FROM costrouter_reserve(%s, %s, %s::jsonb, %s, %s)",
+                    (call_id, to_units(amount), json.dumps(dict(tags)), now, now + hold_seconds),
+                ).fetchall()
+        except LedgerError as exc:
+            if isinstance(exc.__cause__, self._recorded):
+                raise recorded_already(call_id) from None
+            raise
         entries = [
             BudgetStatus(
                 self._budget(scope, period, limit, soft, tz),

@@ -29,7 +29,8 @@ LANGUAGE sql STABLE AS $$
     ) <@ p_tags
 $$;
 
--- Reserve p_amount on every budget the call matches, or nothing. The matching windows' spend
+-- Reserve p_amount on every budget the call matches, or nothing; a call id already recorded
+-- is refused (unique_violation), since its result could not be recorded again. The matching windows' spend
 -- rows are created if new and locked in key order (so two reservations never wait on each
 -- other in a cycle); a later statement, so a snapshot taken after the locks were granted,
 -- reads each window's spend row, its unfolded deltas and its live holds: it sees a settlement
@@ -59,6 +60,9 @@ DECLARE
     i integer;
     unfolded bigint;
 BEGIN
+    IF EXISTS (SELECT 1 FROM calls c WHERE c.call_id = p_call) THEN
+        RAISE unique_violation USING MESSAGE = 'costrouter: call id already recorded';
+    END IF;
     SELECT array_agg(m.scope ORDER BY m.scope, m.period),
            array_agg(m.period ORDER BY m.scope, m.period),
            array_agg(m.win ORDER BY m.scope, m.period),

@@ -24,6 +24,7 @@ from .base import (
     LedgerRow,
     Reservation,
     check_limits,
+    recorded_already,
 )
 from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
 from .schema import (
@@ -165,6 +166,8 @@ class SQLLedger(Ledger):
         units = to_units(amount)
         amount, expires = from_units(units), now + hold_seconds
         with self._transaction() as cur:  # only reads and writes under the lock
+            if cur.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone():
+                raise recorded_already(call_id)
             entries = self._entries(cur, matching(self._budgets(cur), tags), now, call_id)
             warnings = check_limits(entries, amount)  # raises: the transaction rolls back
             cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
