@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import os
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
@@ -23,6 +25,8 @@ from .images import ImageError, read_header
 if TYPE_CHECKING:
     from pathlib import Path
 
+#: The most bytes a local image file may have (the remote fetch has the same cap).
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
 #: Names a request may use (the command line offers the same choices).
 ROLES = ("system", "user", "assistant")
 DETAILS = ("auto", "low", "high")
@@ -140,14 +144,25 @@ class Request:
         return cls(tuple(messages), **options)
 
     @classmethod
-    def from_openai(cls, messages: Sequence[Mapping[str, Any]], **options: Any) -> Request:
-        """From OpenAI chat messages: ``content`` a string or a list of text/image_url parts."""
+    def from_openai(
+        cls,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        allow_local_files: bool = False,
+        **options: Any,
+    ) -> Request:
+        """From OpenAI chat messages: ``content`` a string or a list of text/image_url parts.
+
+        An ``image_url`` must be an http(s) or data URL: messages often come from users, and a
+        path would read (and upload) a file of this machine. ``allow_local_files`` reads paths
+        too, when the messages are the caller's own."""
         if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
             raise InputError("messages must be a list of {role, content} objects")
-        return cls(tuple(_message(m, i) for i, m in enumerate(messages, start=1)), **options)
+        parsed = (_message(m, i, allow_local_files) for i, m in enumerate(messages, start=1))
+        return cls(tuple(parsed), **options)
 
 
-def _message(raw: Mapping[str, Any], number: int) -> Message:
+def _message(raw: Mapping[str, Any], number: int, local_files: bool) -> Message:
     where = f"message {number}"
     if not isinstance(raw, Mapping):
         raise InputError(f"{where}: expected an object with role and content")
@@ -158,14 +173,16 @@ def _message(raw: Mapping[str, Any], number: int) -> Message:
     if isinstance(content, str):
         parts: tuple[Part, ...] = (TextPart(content),)
     elif isinstance(content, list):
-        parts = tuple(_part(p, f"{where}, part {i}") for i, p in enumerate(content, start=1))
+        parts = tuple(
+            _part(p, f"{where}, part {i}", local_files) for i, p in enumerate(content, start=1)
+        )
     else:
         raise InputError(f"{where}: content must be a string or a list of parts")
     name = raw.get("name")
     return Message(role, parts, name if isinstance(name, str) else None)
 
 
-def _part(raw: Any, where: str) -> Part:
+def _part(raw: Any, where: str, local_files: bool) -> Part:
     kind = raw.get("type") if isinstance(raw, Mapping) else None
     if kind == "text" and isinstance(raw.get("text"), str):
         return TextPart(raw["text"])
@@ -175,16 +192,22 @@ def _part(raw: Any, where: str) -> Part:
         if not isinstance(url, str):
             raise InputError(f"{where}: image_url needs a url")
         detail = image.get("detail", "auto") if isinstance(image, Mapping) else "auto"
-        return image_part(url, detail, None, where=where)
+        return image_part(url, detail, None, where=where, local_files=local_files)
     raise InputError(
         f"{where}: unknown part type {kind!r}; expected 'text' (with text) or 'image_url'"
     )
 
 
 def image_part(
-    source: str | bytes | Path, detail: str, media_resolution: str | None, *, where: str
+    source: str | bytes | Path,
+    detail: str,
+    media_resolution: str | None,
+    *,
+    where: str,
+    local_files: bool = True,
 ) -> ImagePart:
-    """An image part from a path, bytes, a data URL or an http(s) URL, measured if local."""
+    """An image part from a path, bytes, a data URL or an http(s) URL, measured if local. A
+    path is read only with ``local_files`` (the caller named the file itself)."""
     if detail not in DETAILS:
         raise InputError(f"{where}: detail must be one of {', '.join(DETAILS)}, got {detail!r}")
     if media_resolution is not None and media_resolution not in MEDIA_RESOLUTIONS:
@@ -196,8 +219,14 @@ def image_part(
         return ImagePart(source, **options)
     elif isinstance(source, str) and source.startswith("data:"):
         label, data = source[:40] + ("..." if len(source) > 40 else ""), _data_url(source, where)
-    else:
+    elif local_files:
         label, data = str(source), _read_file(str(source), where)
+    else:
+        raise InputError(
+            f"{where}: {str(source)[:80]!r} is not an http(s) or data URL, and local files are "
+            "read only when the caller allows it (Request.from_openai(..., "
+            "allow_local_files=True), Request.from_prompt, or --image PATH)"
+        )
     try:
         return ImagePart(label, **options).with_data(data)
     except ImageError as exc:
@@ -215,11 +244,21 @@ def _data_url(url: str, where: str) -> bytes:
 
 
 def _read_file(path: str, where: str) -> bytes:
+    """A local image file's bytes: a regular file of at most :data:`MAX_IMAGE_BYTES`. It is
+    opened without blocking and checked on the open descriptor, so a FIFO (which would hang), a
+    device such as /dev/zero (which never ends) or a directory is refused, even if swapped in."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            os.close(descriptor)
+            raise InputError(f"{where}: {path!r} is not a regular file; give an image file")
+        with open(descriptor, "rb") as handle:
+            data = handle.read(MAX_IMAGE_BYTES + 1)
     except OSError as exc:
         raise InputError(
             f"{where}: cannot read image {path!r} ({exc.strerror}); give a path to an "
             "image file, an http(s) URL or a data URL"
         ) from None
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InputError(f"{where}: {path!r} is over the {MAX_IMAGE_BYTES:,}-byte cap for an image")
+    return data
