@@ -28,6 +28,10 @@ from .values import (
 )
 
 PRICE_UNITS = {"1K": 1_000, "1M": 1_000_000}
+#: The largest price per unit and the most decimal places a catalog price may have: far past any
+#: real price, and short of what would overflow or vanish in the money arithmetic.
+MAX_PRICE = Decimal(1_000_000)
+PRICE_PLACES = 20
 PRICE_FIELDS = frozenset({"tiers", "input", "output", "cached_input"})
 INHERITED_FIELDS = ("price_unit", "price_source", "as_of", "limits_source", "tokenizer", "defaults")
 MODEL_FIELDS = (
@@ -156,12 +160,34 @@ def merge_documents(documents: list[tuple[str, dict[str, Any]]]) -> _Merged:
                     model=str(model_id),
                 )
             entry = merged.models.setdefault(str(model_id), {})
-            if PRICE_FIELDS & set(fields):  # a new price replaces the old one whole
-                for key in PRICE_FIELDS:
-                    entry.pop(key, None)
+            _replace_price(entry, fields, source, str(model_id))
             for key, value in fields.items():
                 entry[key] = _Field(value, source)
     return merged
+
+
+def _replace_price(
+    entry: dict[str, _Field], fields: dict[str, Any], source: str, model_id: str
+) -> None:
+    """Make room for an overlay's price fields. ``tiers`` replace any price whole; ``input``
+    and ``output`` given together replace tiers; one flat field alone changes just that field
+    of a flat price, and is refused on a tiered one (it would leave a price half-made)."""
+    given = PRICE_FIELDS & set(fields)
+    if "tiers" in given or {"input", "output"} <= given:
+        for key in PRICE_FIELDS - given:
+            entry.pop(key, None)
+    elif given and "tiers" in entry:
+        raise CatalogError(
+            f"gives {', '.join(sorted(given))} for a model priced by tiers: give `tiers`, or "
+            "`input` and `output` together, to replace its price",
+            source=source,
+            model=model_id,
+            field=sorted(given)[0],
+        )
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
 
 
 def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
@@ -229,20 +255,24 @@ class _ModelBuilder:
 
     def build(self) -> ModelSpec:
         unit_text = self.get("price_unit")
-        if unit_text not in PRICE_UNITS:
+        if not isinstance(unit_text, str) or unit_text not in PRICE_UNITS:
             self.fail("price_unit", f"expected one of {sorted(PRICE_UNITS)}, got {unit_text!r}")
         unit = PRICE_UNITS[unit_text]
         quality = self.get("quality")
         classes = self.merged.quality_classes
-        if classes and quality not in classes:
+        if not isinstance(quality, str) or (classes and quality not in classes):
             self.fail("quality", f"expected one of {list(classes)}, got {quality!r}")
         capabilities = self.get("capabilities")
-        if not isinstance(capabilities, list) or not set(capabilities) <= set(CAPABILITIES):
+        if not isinstance(capabilities, list) or not all(
+            isinstance(c, str) and c in CAPABILITIES for c in capabilities
+        ):
             self.fail("capabilities", f"expected a list drawn from {list(CAPABILITIES)}")
         tokenizer = self.get("tokenizer")
-        if tokenizer not in TOKENIZERS:
+        if not isinstance(tokenizer, str) or tokenizer not in TOKENIZERS:
             self.fail("tokenizer", f"expected one of {list(TOKENIZERS)}, got {tokenizer!r}")
         snapshot_of = self.fields["snapshot_of"].value if "snapshot_of" in self.fields else None
+        if snapshot_of is not None and not isinstance(snapshot_of, str):
+            self.fail("snapshot_of", f"expected the id of another model, got {snapshot_of!r}")
         return ModelSpec(
             id=self.id,
             provider=self.provider,
@@ -304,8 +334,14 @@ class _ModelBuilder:
 
     def money(self, field: str, label: str, value: Any) -> Decimal:
         amount = self.decimal(field, value, what=f"{label}a price")
-        if amount < 0:
-            self.fail(field, f"{label}a price cannot be negative, got {value!r}")
+        if not 0 <= amount <= MAX_PRICE:
+            self.fail(
+                field, f"{label}a price is from 0 to {MAX_PRICE:,} USD per unit, got {value!r}"
+            )
+        if amount and amount.as_tuple().exponent < -PRICE_PLACES:  # type: ignore[operator]  # finite: an int
+            self.fail(
+                field, f"{label}a price has at most {PRICE_PLACES} decimal places, got {value!r}"
+            )
         return amount
 
     def decimal(self, field: str, value: Any, what: str = "a number") -> Decimal:
@@ -336,7 +372,8 @@ class _ModelBuilder:
 
     def image_rule(self) -> ImageRule:
         raw = self.get("image_tokens")
-        if not isinstance(raw, Mapping) or raw.get("rule") not in IMAGE_RULES:
+        rule = raw.get("rule") if isinstance(raw, Mapping) else None
+        if not isinstance(rule, str) or rule not in IMAGE_RULES or not all(map(_is_str, raw)):
             self.fail(
                 "image_tokens", f"expected a mapping whose `rule` is one of {sorted(IMAGE_RULES)}"
             )

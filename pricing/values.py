@@ -24,9 +24,16 @@ PROVIDER_ROLES: Mapping[str, frozenset[str]] = {
 }
 
 
+#: More tokens than any one call can use (the largest context window is about 2 million): a
+#: count above it is not a usage but a mistake, refused before it can price a fortune.
+MAX_TOKENS = 10**9
+
+
 def _non_negative_int(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if type(value) is not int or value < 0:
-        raise InputError(f"{attribute.name} must be a whole number >= 0, got {value!r}")
+    if type(value) is not int or not 0 <= value <= MAX_TOKENS:
+        raise InputError(
+            f"{attribute.name} must be a whole number from 0 to {MAX_TOKENS:,}, got {value!r}"
+        )
 
 
 Number = TypeVar("Number", int, Decimal)

@@ -45,6 +45,11 @@ def read_header(data: bytes) -> ImageHeader:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
             fmt = image.format or ""
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageError(
+            "the image declares more pixels than Pillow accepts as a safe image "
+            f"({exc}); resize it: no model takes it at that size"
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise ImageError(
             f"not a readable image ({exc.__class__.__name__}); supported formats: "

@@ -24,7 +24,8 @@ from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
 from .gateway.wire import request_body
 from .ledger.base import DEFAULT_HOLD_SECONDS, Ledger, LedgerRow
-from .ledger.budgets import BudgetExceededError, BudgetStatus, call_tags
+from .ledger.budgets import BudgetExceededError, BudgetStatus, call_tags, check_tags
+from .ledger.urls import default_ledger_url, ledger_from_url
 from .request import Request
 from .routing.policy import DEFAULT_POLICY, Allowance, Candidate, Decision, Policy
 from .routing.selector import Selector
@@ -44,6 +45,13 @@ class _Call:
     started: float
     now: float
     attempts: list[Attempt] = attrs.Factory(list)
+
+
+def catalog_from_env(environ: Mapping[str, str]) -> Catalog:
+    """The bundled catalog overlaid by the files ``COSTROUTER_CATALOG`` lists (``os.pathsep``
+    between them), as the command line reads it."""
+    overlays = [path for path in environ.get("COSTROUTER_CATALOG", "").split(os.pathsep) if path]
+    return Catalog.load(overlays) if overlays else Catalog.bundled()
 
 
 class Transport(Protocol):
@@ -130,10 +138,17 @@ class Router:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Router:
-        """Configured from ``MEMORIES_API_KEY`` and ``MEMORIES_BASE_URL`` (arguments win)."""
+        """Configured as the command line is (arguments win): the key and base URL from
+        ``MEMORIES_API_KEY`` and ``MEMORIES_BASE_URL``, the catalog overlaid by
+        ``COSTROUTER_CATALOG``'s files, and the ledger ``COSTROUTER_LEDGER`` names, else the
+        default SQLite file, so calls made here are budgeted and reported like the CLI's."""
         env = os.environ if environ is None else environ
         kwargs.setdefault("api_key", env.get("MEMORIES_API_KEY"))
         kwargs.setdefault("base_url", env.get("MEMORIES_BASE_URL") or DEFAULT_BASE_URL)
+        if "catalog" not in kwargs and "selector" not in kwargs:
+            kwargs["catalog"] = catalog_from_env(env)
+        if "ledger" not in kwargs:
+            kwargs["ledger"] = ledger_from_url(default_ledger_url(env))
         return cls(**kwargs)
 
     @property
@@ -215,6 +230,7 @@ class Router:
         moves on (or stops, when every model would fail alike). When none answers, the last
         failure is recorded as the call's error row and raised."""
         policy = policy if policy is not None else DEFAULT_POLICY
+        tags = check_tags(tags or {})
         decision = self.plan(request, policy, model=model)
         call = _Call(self._new_id(), self._clock(), self._wall_clock())
         last: tuple[Candidate, dict[str, str], GatewayError] | None = None

@@ -124,7 +124,7 @@ def test_overlay_float_is_read_through_str(tmp_path: Path) -> None:
 
 
 BAD = [
-    ("negative price", ('input: "1"', 'input: "-1"'), "cannot be negative", "input"),
+    ("negative price", ('input: "1"', 'input: "-1"'), "from 0 to", "input"),
     ("not a number", ('input: "1"', 'input: "cheap"'), "decimal number", "input"),
     ("unknown provider", ("gpt:my-model", "mistral:my-model"), "unknown provider", "id"),
     ("no prefix", ("gpt:my-model", "my-model"), "provider:name", "id"),
@@ -246,3 +246,20 @@ def test_cli_bad_catalog_is_one_line_exit_2(
     assert "Traceback" not in result.err
     assert str(overlay) in result.err
     assert "gpt:my-model" in result.err
+
+
+def test_an_overlay_may_change_one_flat_price_field(tmp_path: Path) -> None:
+    """`input:` alone changes a flat-priced model's input price and keeps its output price; on
+    a tiered model it is refused, naming the overlay, and input plus output replace the tiers."""
+    base = Catalog.load().get("gpt:gpt-4o")
+    one = write(tmp_path, 'models:\n  gpt:gpt-4o:\n    input: "3"\n')
+    changed = Catalog.load([one]).get("gpt:gpt-4o")
+    assert changed.tiers[0].input_rate == Decimal("3") / 1_000_000
+    assert changed.tiers[0].output_rate == base.tiers[0].output_rate
+    tiered = write(tmp_path, 'models:\n  qwen:qwen3-vl-plus:\n    input: "0.001"\n', "t.yaml")
+    with pytest.raises(CatalogError, match=r"t\.yaml.*priced by tiers"):
+        Catalog.load([tiered])
+    both = write(
+        tmp_path, 'models:\n  qwen:qwen3-vl-plus:\n    input: "1"\n    output: "2"\n', "b.yaml"
+    )
+    assert len(Catalog.load([both]).get("qwen:qwen3-vl-plus").tiers) == 1

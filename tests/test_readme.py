@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -26,9 +27,14 @@ def test_the_readme_and_the_guide_have_examples() -> None:
 
 
 @pytest.mark.parametrize(("name", "code"), BLOCKS, ids=[name for name, _ in BLOCKS])
-def test_python_block_runs(name: str, code: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each ```python block of README.md and docs/*.md executes without error."""
+def test_python_block_runs(
+    name: str, code: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Each ```python block of README.md and docs/*.md executes without error (a default
+    ledger it opens lands in a temporary data directory)."""
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.delenv("COSTROUTER_LEDGER", raising=False)
     namespace: dict[str, object] = {}
     exec(compile(code, name, "exec"), namespace)
     assert set(namespace) - {"__builtins__"}  # the block defined names of its own

@@ -30,7 +30,7 @@ def cmd_budget_set(args: argparse.Namespace) -> int:
 
 
 def cmd_budget_list(args: argparse.Namespace) -> int:
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, read_only=True)
     try:
         statuses = ledger.status(time.time())
     finally:

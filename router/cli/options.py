@@ -20,8 +20,10 @@ from ..estimate.estimator import Estimator
 from ..estimate.text import TextEstimator
 from ..fetch import fetch_images
 from ..ledger.base import Ledger
+from ..ledger.budgets import check_tags
 from ..ledger.urls import default_ledger_url, ledger_from_url
 from ..request import DETAILS, MEDIA_RESOLUTIONS, Request
+from ..router import catalog_from_env
 from ..routing.policy import Policy
 
 
@@ -45,15 +47,9 @@ def common_options() -> Parser:
     return common
 
 
-def _environment_catalogs() -> list[str]:
-    value = os.environ.get("COSTROUTER_CATALOG", "")
-    return [path for path in value.split(os.pathsep) if path]
-
-
 def load_catalog(args: argparse.Namespace) -> Catalog:
     """The bundled catalog overlaid by ``--catalog`` files, else by ``COSTROUTER_CATALOG``."""
-    overlays = args.catalog if args.catalog else _environment_catalogs()
-    return Catalog.load(overlays)
+    return Catalog.load(args.catalog) if args.catalog else catalog_from_env(os.environ)
 
 
 def add_request_options(parser: argparse.ArgumentParser) -> None:
@@ -100,13 +96,14 @@ def estimator_from_args(args: argparse.Namespace, catalog: Catalog) -> Estimator
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
     try:
+        if path == "-":
+            return sys.stdin.read()
         with open(path, encoding="utf-8") as handle:
             return handle.read()
     except OSError as exc:
-        raise InputError(f"cannot read {path!r} ({exc.strerror})") from None
+        what = "standard input" if path == "-" else repr(path)
+        raise InputError(f"cannot read {what} ({exc.strerror or exc})") from None
     except UnicodeDecodeError:
         raise InputError(f"{path!r} is not UTF-8 text") from None
 
@@ -245,11 +242,11 @@ def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
         if not sep or not key.strip() or not value.strip():
             raise InputError(f"--tag takes KEY=VALUE, got {item!r}")
         tags[key.strip()] = value.strip()
-    if args.user:
+    if args.user is not None:
         tags["user"] = args.user
-    if args.project:
+    if args.project is not None:
         tags["project"] = args.project
-    return tags
+    return check_tags(tags)
 
 
 def add_ledger_option(parser: argparse.ArgumentParser) -> None:
@@ -261,5 +258,7 @@ def add_ledger_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_ledger(args: argparse.Namespace) -> Ledger:
-    return ledger_from_url(args.ledger or default_ledger_url())
+def open_ledger(args: argparse.Namespace, *, read_only: bool = False) -> Ledger:
+    """The ledger ``--ledger`` (else ``COSTROUTER_LEDGER``, else the default file) names;
+    ``read_only`` for commands that only read: they create nothing and never wait for a writer."""
+    return ledger_from_url(args.ledger or default_ledger_url(), read_only=read_only)

@@ -63,7 +63,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     catalog = load_catalog(args)
     request = request_from_args(args)
     tags = tags_from_args(args)
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, read_only=True)
     try:
         statuses = ledger.status(time.time())  # read once; each model's allowance derives from it
     finally:

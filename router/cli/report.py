@@ -37,7 +37,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         tags=tags,
     )
     fmt = "json" if args.json else args.format
-    ledger = open_ledger(args)
+    ledger = open_ledger(args, read_only=True)
     try:
         report = ledger.report(query, time.time(), series=fmt == "html")
     finally:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from pricing import InputError
+
 from .errors import (
     Attempt,
     BadResponseError,
@@ -52,6 +54,25 @@ class RetryPolicy:
         return step / 2 + rand() * step / 2
 
 
+def _check_key(key: str) -> None:
+    """Refuse a key an HTTP header cannot carry as it is, before anything is sent (a trailing
+    newline from a pasted key would otherwise fail every attempt as a connection error)."""
+    if not key:
+        raise InputError("no API key: set MEMORIES_API_KEY or pass api_key")
+    if key != key.strip() or not key.isprintable():
+        raise InputError(
+            "the API key has white space or control characters around or in it: set "
+            "MEMORIES_API_KEY to the key alone (check for a trailing newline)"
+        )
+    try:
+        key.encode("latin-1")
+    except UnicodeEncodeError:
+        raise InputError(
+            "the API key has characters an HTTP header cannot carry: set MEMORIES_API_KEY to "
+            "the key as the gateway gave it"
+        ) from None
+
+
 def _retry_after(value: str | None, now: Callable[[], float] = time.time) -> float | None:
     if not value:
         return None
@@ -79,8 +100,7 @@ class GatewayClient:
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
-        if not api_key:
-            raise GatewayError("no API key: set MEMORIES_API_KEY or pass api_key", status=None)
+        _check_key(api_key)
         import requests
 
         self._api_key = api_key

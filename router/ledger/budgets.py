@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 
@@ -40,20 +41,66 @@ def to_stored(amount: Decimal) -> Decimal:
     return from_units(to_units(amount))
 
 
+#: A tag's name, and its value: no white space, commas, equals signs or control characters
+#: (budget scopes write tags as ``k=v,k=v``), encodable, bounded.
+TAG_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+TAG_VALUE = re.compile(r"[^\s,=\x00-\x1f\x7f]{1,256}")
+
+
+def tag_problem(key: object, value: object) -> str | None:
+    """What is wrong with one tag, or None."""
+    if not isinstance(key, str) or not TAG_NAME.fullmatch(key):
+        return f"tag name {key!r} must be 1 to 64 letters, digits, _ . or -"
+    if not isinstance(value, str) or not TAG_VALUE.fullmatch(value):
+        return (
+            f"tag {key}={value!r}: a value is 1 to 256 characters without white space, "
+            "commas, equals signs or control characters"
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"tag {key}={value!r}: the value is not valid Unicode text"
+    return None
+
+
+def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
+    """The tags as a dict, or :class:`InputError` naming the first bad one (checked before a
+    call is sent, so a tag the ledger cannot store never costs an answer)."""
+    for key, value in tags.items():
+        problem = tag_problem(key, value)
+        if problem is not None:
+            raise InputError(problem)
+    return dict(tags)
+
+
 def parse_scope(text: str) -> frozenset[tuple[str, str]]:
-    """``global`` → no tags; ``user=alice,project=atlas`` → those tags."""
+    """``global`` → no tags; ``user=alice,project=atlas`` → those tags (each name once)."""
     if text.strip() == "global":
         return frozenset()
-    tags = set()
+    tags: dict[str, str] = {}
     for item in text.split(","):
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not value.strip():
+        key, sep, value = (part.strip() for part in item.partition("="))
+        problem = tag_problem(key, value) if sep else "expected key=value"
+        if problem is not None or key in tags:
             raise InputError(
-                f"budget scope {text!r}: expected 'global' or comma-joined key=value tags, "
-                "for example user=alice,project=atlas"
+                f"budget scope {text!r}: {problem or f'{key} is given twice'}; expected "
+                "'global' or comma-joined key=value tags, for example user=alice,project=atlas"
             )
-        tags.add((key.strip(), value.strip()))
-    return frozenset(tags)
+        tags[key] = value
+    return frozenset(tags.items())
+
+
+def _scope(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, frozenset) or not all(
+        isinstance(p, tuple) and len(p) == 2 for p in value
+    ):
+        raise InputError("a budget scope is a frozenset of (name, value) tags; see parse_scope")
+    for key, tag in value:
+        problem = tag_problem(key, tag)
+        if problem is not None:
+            raise InputError(f"budget scope: {problem}")
+    if len({key for key, _ in value}) != len(value):
+        raise InputError("budget scope: a tag name is given twice; a call has one value per tag")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -81,7 +128,7 @@ def _zone(instance: object, attribute: attrs.Attribute[str], value: str) -> None
 class Budget:
     """A spending cap. ``soft`` budgets never refuse a call: they warn when crossed."""
 
-    scope: frozenset[tuple[str, str]]
+    scope: frozenset[tuple[str, str]] = attrs.field(validator=_scope)
     limit: Decimal = attrs.field(validator=_limit)
     period: str = attrs.field(default="month", validator=_period)
     soft: bool = False

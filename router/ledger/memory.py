@@ -33,7 +33,9 @@ _Key = tuple[str, str, str]  # scope text, period, window
 class MemoryLedger(Ledger):
     """The ledger in this process's memory; nothing survives the process."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, read_only: bool = False) -> None:
+        """``read_only`` is accepted like the file ledgers' option; a memory ledger has no
+        lock for readers to take, so it changes nothing."""
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], Budget] = {}
         self._spent: dict[_Key, Decimal] = {}

@@ -66,7 +66,12 @@ _SETTLE = f"SELECT costrouter_settle(ROW({', '.join(['%s'] * len(CALL_COLUMNS))}
 class PostgresLedger(SQLLedger):
     """The ledger in a PostgreSQL database, shared by every process that opens the same URL.
 
-    ``min_size`` and ``max_size`` bound this process's connection pool."""
+    ``min_size`` and ``max_size`` bound this process's connection pool: with N processes, the
+    server needs ``max_connections`` of at least N × ``max_size`` plus its own (4 each by
+    default: 16 processes fit a default server's 100). Each connection is checked before use, so
+    one the server dropped (a restart) is replaced rather than handed out. ``connect_timeout``
+    bounds each connection attempt; a URL that cannot connect fails at once, with the reason.
+    ``read_only`` changes nothing: PostgreSQL's readers never wait for writers (MVCC)."""
 
     #: The spend row plus the deltas not yet folded into it (``postgres.sql``).
     _spent_sql = (
@@ -75,7 +80,15 @@ class PostgresLedger(SQLLedger):
         "WHERE d.scope = k.scope AND d.period = k.period AND d.win = k.win), 0))"
     )
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 4,
+        connect_timeout: int = 5,
+        read_only: bool = False,
+    ) -> None:
         try:
             import psycopg
             from psycopg_pool import ConnectionPool
@@ -85,11 +98,22 @@ class PostgresLedger(SQLLedger):
         self._errors = (psycopg.Error,)
         self._recorded = psycopg.errors.UniqueViolation
         self.url = url
+        connection = {"autocommit": True, "connect_timeout": connect_timeout}
+        try:  # one plain connection first: a bad URL fails now, saying why, not after retries
+            psycopg.connect(url, **connection).close()  # type: ignore[arg-type]  # conninfo keywords
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise LedgerError(f"cannot connect to the PostgreSQL ledger: {reason}") from exc
         try:
             self._pool = ConnectionPool(
-                url, min_size=min_size, max_size=max_size, open=True, kwargs={"autocommit": True}
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                open=True,
+                kwargs=connection,
+                check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
             )
-            self._pool.wait(timeout=10)
+            self._pool.wait(timeout=connect_timeout * 2)
         except Exception as exc:  # psycopg_pool raises its own PoolTimeout, not a psycopg.Error
             raise LedgerError(f"cannot connect to the PostgreSQL ledger: {exc}") from exc
         with self._transaction() as cur:

@@ -9,7 +9,6 @@ totals are exact); the memory ledger aggregates the same way in Python. Values o
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -18,11 +17,10 @@ import attrs
 
 from pricing import InputError, money
 
-from .budgets import BudgetStatus, from_units
+from .budgets import TAG_NAME, BudgetStatus, from_units
 
 #: What calls can be grouped by, besides ``tag:NAME`` (any tag's value).
 GROUPS = ("day", "week", "month", "model", "provider", "user", "project")
-_TAG_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
 
 def _groups(values: Iterable[str]) -> tuple[str, ...]:
@@ -30,7 +28,7 @@ def _groups(values: Iterable[str]) -> tuple[str, ...]:
     for group in groups:
         if group in GROUPS:
             continue
-        if not (group.startswith("tag:") and _TAG_NAME.match(group[4:])):
+        if not (group.startswith("tag:") and TAG_NAME.fullmatch(group[4:])):
             raise InputError(f"cannot group by {group!r}; use {', '.join(GROUPS)} or tag:NAME")
     if len(set(groups)) != len(groups):
         raise InputError(f"a group key is repeated in {','.join(groups)}")
@@ -40,7 +38,7 @@ def _groups(values: Iterable[str]) -> tuple[str, ...]:
 def _tags(values: Mapping[str, str] | Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     pairs = tuple(sorted(values.items() if isinstance(values, Mapping) else values))
     for key, _ in pairs:
-        if not _TAG_NAME.match(key):
+        if not TAG_NAME.fullmatch(key):
             raise InputError(f"tag names are letters, digits, _ . -; got {key!r}")
     return pairs
 

@@ -79,16 +79,20 @@ class SQLLedger(Ledger):
     def _migrate(self, cur: Cursor) -> None:
         """Make the schema in a new ledger; refuse one whose schema this version does not know."""
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
-        found = cur.execute("SELECT MAX(version) FROM costrouter_schema").fetchone()[0] or 0
-        if found == 0:
+        if self._check_version(cur) == 0:
             self._create_schema(cur)
             cur.execute("INSERT INTO costrouter_schema (version) VALUES (?)", (SCHEMA_VERSION,))
-        elif found != SCHEMA_VERSION:
+
+    def _check_version(self, cur: Cursor) -> int:
+        """The ledger's schema version (0: none yet), refusing one this version does not know."""
+        found = int(cur.execute("SELECT MAX(version) FROM costrouter_schema").fetchone()[0] or 0)
+        if found not in (0, SCHEMA_VERSION):
             raise LedgerError(
                 f"{self!r} has schema version {found}, and this costrouter knows only version "
                 f"{SCHEMA_VERSION} (a pre-release build made it): point --ledger at a new file "
                 "or database"
             )
+        return found
 
     def set_budget(self, budget: Budget) -> None:
         with self._transaction() as cur:

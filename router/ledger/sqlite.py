@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,12 +38,22 @@ def path_from_url(url: str) -> str:
 
 
 class SQLiteLedger(SQLLedger):
-    """The ledger in one SQLite file at ``path`` (made, with its directory, if missing)."""
+    """The ledger in one SQLite file at ``path`` (made, with its directory, if missing).
 
-    def __init__(self, path: str) -> None:
+    ``read_only`` opens it for reading alone (status, reports, listings): nothing is created,
+    no write lock is ever taken, and a file that does not exist yet reads as an empty ledger."""
+
+    def __init__(self, path: str, *, read_only: bool = False) -> None:
         super().__init__()
         self.path = path
+        self.read_only = read_only
         self._local = threading.local()
+        if read_only:
+            self._exists = os.path.exists(path)
+            if self._exists:
+                with self._transaction(write=False) as cur:
+                    self._check_version(cur)
+            return
         self._create_file()
         with self._transaction() as cur:
             self._migrate(cur)
@@ -68,15 +79,30 @@ class SQLiteLedger(SQLLedger):
                 f"cannot create the ledger file {self.path!r}: {exc.strerror}"
             ) from exc
 
+    def _open(self) -> sqlite3.Connection:
+        """A new connection: to the file, read-only if asked, or, read-only with no file yet,
+        to an empty ledger in memory (so nothing is created on disk)."""
+        timeout = BUSY_TIMEOUT_MS / 1000
+        if not self.read_only:
+            return sqlite3.connect(self.path, isolation_level=None, timeout=timeout)
+        if self._exists:
+            uri = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=ro"
+            return sqlite3.connect(uri, uri=True, isolation_level=None, timeout=timeout)
+        empty = sqlite3.connect(":memory:", isolation_level=None)
+        for statement in tables(clustered=" WITHOUT ROWID"):
+            empty.execute(statement)
+        return empty
+
     def _connection(self) -> tuple[sqlite3.Connection, sqlite3.Cursor]:
         """This thread's connection and a cursor on it (opened anew in a forked child)."""
         local = self._local
         if getattr(local, "pid", None) != os.getpid():
             try:
-                connection = sqlite3.connect(
-                    self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000
-                )
+                connection = self._open()
                 connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+                if self.read_only:
+                    local.handles, local.pid = (connection, connection.cursor()), os.getpid()
+                    return local.handles  # type: ignore[no-any-return]  # set just above
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
                 connection.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
@@ -92,6 +118,8 @@ class SQLiteLedger(SQLLedger):
         """A write transaction takes the write lock first (``BEGIN IMMEDIATE``); a read-only one
         (status, reports, listings) reads a WAL snapshot, so a long report never holds up a
         reservation, and a reservation never holds up a report."""
+        if write and self.read_only:
+            raise LedgerError(f"the ledger {self.path!r} was opened read-only: open it to write")
         connection, cur = self._connection()
         try:
             cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
