@@ -15,6 +15,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from pricing import Catalog, CatalogError
 
+from .conftest import RunCli
+
 #: Field values a YAML overlay can hold: scalars of every type, lists, mappings, odd numbers.
 SCALARS = st.one_of(
     st.none(),
@@ -164,3 +166,95 @@ def test_usage_beyond_any_call_is_an_input_error() -> None:
     Usage(MAX_TOKENS, MAX_TOKENS)
     with pytest.raises(InputError, match="from 0 to"):
         Usage(MAX_TOKENS + 1, 0)
+
+
+#: Words the command line is fuzzed with: every command and flag, and values of every kind.
+COMMANDS = [
+    ["models"], ["price"], ["estimate"], ["route"], ["call"], ["budget", "set"],
+    ["budget", "list"], ["report"], ["budget"], [],
+]  # fmt: skip
+FLAGS = [
+    "--json", "--provider", "--input-tokens", "--output-tokens", "--cached-tokens",
+    "--reasoning-tokens", "--model", "--prompt", "--prompt-file", "--messages", "--system",
+    "--image", "--detail", "--media-resolution", "--max-tokens", "--n", "--json-output",
+    "--thinking", "--fetch-images", "--exact-text", "--require", "--exclude", "--snapshots",
+    "--max-cost", "--ceiling", "--objective", "--min-quality", "--user", "--project", "--tag",
+    "--ledger", "--base-url", "--stream", "--fit-budget", "--retries", "--timeout", "--limit",
+    "--period", "--soft", "--tz", "--by", "--since", "--until", "--format", "--out", "--catalog",
+]  # fmt: skip
+WORDS = [
+    "", "-", "0", "-1", "1", "2", "1e30", "10" * 25, "nan", "inf", "0.5", "-0.0", "\x00", "\udcff",
+    "\u00e9t\u00e9", "gpt:gpt-4o", "qwen:qwen3-vl-plus", "gemini:gemini-2.5-pro", "nope:model",
+    "user=a", "user=a project=b", "x=y,x=z", "global", "day,model", "tag:x", "tag:", "html",
+    "csv", "json", "2026-13-45", "2026-01-01", "Europe/Paris", "Mars/Olympus", "vision,json",
+    "balanced", "memory://", "sqlite:///{tmp}/fuzz.db", "postgresql://nobody@127.0.0.1:1/x",
+    "redis://x", "examples/chart.png", "README.md", "/dev/zero", "{tmp}", "{tmp}/out.txt",
+    "http://127.0.0.1:9/x.png", "data:image/png;base64,AAAA", "k=v", "=v", "low", "high",
+]  # fmt: skip
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    command=st.sampled_from(COMMANDS),
+    words=st.lists(st.one_of(st.sampled_from(FLAGS), st.sampled_from(WORDS)), max_size=8),
+)
+def test_the_command_line_answers_any_arguments_in_one_line(
+    command: list[str], words: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Any command with any flags and values exits with a documented status and, on error,
+    exactly one line on stderr: never a traceback, never a foreign exception."""
+    import contextlib
+    import io
+    import os
+
+    from router.cli import main
+
+    tmp = tmp_path_factory.getbasetemp() / "cli-fuzz"
+    tmp.mkdir(exist_ok=True)
+    argv = command + [w.replace("{tmp}", str(tmp)) for w in words]
+    saved = dict(os.environ)
+    os.environ.update({"XDG_DATA_HOME": str(tmp / "data")})
+    for name in ("MEMORIES_API_KEY", "COSTROUTER_LEDGER", "COSTROUTER_CATALOG"):
+        os.environ.pop(name, None)
+    err, out = io.StringIO(), io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = main(argv)
+            except SystemExit as exit_:  # --help and --version end through argparse
+                code = int(exit_.code or 0)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert code in (0, 1, 2, 3, 4, 5), (argv, code)
+    if code != 0:
+        lines = err.getvalue().strip().splitlines()
+        assert len(lines) == 1, (argv, lines)
+        assert lines[0].startswith("costrouter: error: "), (argv, lines)
+    assert "Traceback" not in err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--retries", "0"], "attempts must be"),
+        (["--timeout", "0"], "read timeout must be"),
+        (["--timeout", "nan"], "read timeout must be"),
+        (["--timeout", "-3"], "read timeout must be"),
+    ],
+)
+def test_call_flags_out_of_range_are_one_line_before_anything_is_sent(
+    flags: list[str], message: str, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--retries 0 or a timeout that is not a positive number exit 2 with one line, before
+    any reservation or request (they once ended in a traceback with a hold left)."""
+    monkeypatch.setenv("MEMORIES_API_KEY", "sk-test")
+    result = run_cli("call", "--prompt", "hi", "--base-url", "http://127.0.0.1:9", *flags)
+    assert result.code == 2
+    assert result.err.count("\n") == 1
+    assert message in result.err
+    assert run_cli("report", "--json").json()["total"]["calls"] == 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,16 +43,29 @@ class RetryPolicy:
     """Up to ``attempts`` tries within ``total_seconds``; the n-th pause is ``base * 2**(n-1)``
     seconds, capped at ``cap``, half of it random (jitter). A Retry-After header wins."""
 
-    attempts: int = 4
-    base: float = 1.0
-    cap: float = 20.0
-    total_seconds: float = 60.0
+    attempts: int = attrs.field(default=4, validator=lambda i, a, v: _at_least_one(a.name, v))
+    base: float = attrs.field(default=1.0, validator=lambda i, a, v: _seconds(a.name, v, zero=True))
+    cap: float = attrs.field(default=20.0, validator=lambda i, a, v: _seconds(a.name, v, zero=True))
+    total_seconds: float = attrs.field(default=60.0, validator=lambda i, a, v: _seconds(a.name, v))
 
     def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float]) -> float:
         if retry_after is not None:
             return retry_after
         step: float = min(self.cap, self.base * 2.0 ** (attempt - 1))
         return step / 2 + rand() * step / 2
+
+
+def _at_least_one(name: str, value: object) -> None:
+    if type(value) is not int or value < 1:
+        raise InputError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _seconds(name: str, value: object, *, zero: bool = False) -> None:
+    """A duration in seconds: a finite number > 0 (>= 0 with ``zero``)."""
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not zero):  # type: ignore[operator]  # a number
+        bound = ">= 0" if zero else "> 0"
+        raise InputError(f"{name} must be a number of seconds {bound}, got {value!r}")
 
 
 def _check_key(key: str) -> None:
@@ -106,6 +120,10 @@ class GatewayClient:
         self._api_key = api_key
         self.url = base_url.rstrip("/") + CHAT_PATH
         self.session = session if session is not None else requests.Session()
+        if not isinstance(timeout, tuple) or len(timeout) != 2:
+            raise InputError(f"timeout is (connect seconds, read seconds), got {timeout!r}")
+        for name, value in zip(("connect timeout", "read timeout"), timeout, strict=True):
+            _seconds(name, value)
         self.timeout = timeout
         self.retry = retry if retry is not None else RetryPolicy()
         self._clock, self._sleep, self._rand = clock, sleep, rand
