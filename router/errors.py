@@ -14,7 +14,8 @@ be read, and caught, in one place. ``exit_code`` is what the command line exits 
     ├── BudgetExceededError              a hard budget cannot cover the call; nothing sent (exit 3)
     ├── NoModelQualifiesError            every model was rejected, each with its reason (exit 4)
     ├── GatewayError                     no usable completion (exit 5); .status .code .attempts
-    │   ├── BadRequestError              400, 409, 415: this request on this model
+    │   ├── BadRequestError              409, 415: this request on this model
+    │   │   └── InvalidParametersError   400: invalid on any model, so no fallback
     │   ├── AuthenticationError          401: the key is missing, invalid or expired
     │   ├── InsufficientBalanceError     402: the gateway account has no balance
     │   ├── ForbiddenError               403
@@ -46,6 +47,7 @@ from .gateway.errors import (
     GatewayConnectionError,
     GatewayError,
     InsufficientBalanceError,
+    InvalidParametersError,
     RateLimitError,
     ServerError,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "ImageFetchError",
     "InputError",
     "InsufficientBalanceError",
+    "InvalidParametersError",
     "LedgerError",
     "NoModelQualifiesError",
     "NoTierError",

@@ -32,6 +32,8 @@ from .routing.selector import Selector
 from .stream import CallStream
 
 log = logging.getLogger("costrouter.router")
+#: Seconds a call may take, every retry and fallback included (well below a hold's 300).
+DEFAULT_DEADLINE = 120.0
 SoftLimitHook = Callable[[BudgetStatus, Decimal], None]
 _Sent = TypeVar("_Sent", "CallResult", "CallStream[CallResult]")
 
@@ -44,7 +46,12 @@ class _Call:
     id: str
     started: float
     now: float
-    attempts: list[Attempt] = attrs.Factory(list)
+    attempts: _Attempts
+    deadline: float
+
+    def left(self, clock: Callable[[], float]) -> float:
+        """Seconds left of the call's deadline."""
+        return self.started + self.deadline - clock()
 
 
 def catalog_from_env(environ: Mapping[str, str]) -> Catalog:
@@ -55,13 +62,30 @@ def catalog_from_env(environ: Mapping[str, str]) -> Catalog:
 
 
 class Transport(Protocol):
-    """What the Router needs of a gateway client (GatewayClient; router.testing.FakeClient)."""
+    """What the Router needs of a gateway client (GatewayClient; router.testing.FakeClient).
+    ``seconds`` is what is left of the call's deadline for this model's tries."""
 
-    def complete(self, body: Mapping[str, Any], attempts: list[Attempt]) -> Completion: ...
+    def complete(
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
+    ) -> Completion: ...
 
     def stream(
-        self, body: Mapping[str, Any], attempts: list[Attempt]
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
     ) -> Iterator[Mapping[str, Any]]: ...
+
+
+class _Attempts(list[Attempt]):
+    """A call's attempts, each handed to ``on_attempt`` as it is recorded (the CLI prints a
+    line per failed one as it happens)."""
+
+    def __init__(self, on_attempt: Callable[[Attempt], None] | None) -> None:
+        super().__init__()
+        self.on_attempt = on_attempt
+
+    def append(self, attempt: Attempt) -> None:
+        super().append(attempt)
+        if self.on_attempt is not None:
+            self.on_attempt(attempt)
 
 
 @attrs.frozen
@@ -109,7 +133,16 @@ class Router:
         ledger: Ledger | None = None,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         on_soft_limit: SoftLimitHook | None = None,
+        deadline: float | None = None,
+        on_attempt: Callable[[Attempt], None] | None = None,
     ) -> None:
+        if deadline is None:  # 120 s, or less when holds are short: it must end before them
+            deadline = min(DEFAULT_DEADLINE, hold_seconds / 2)
+        if not 0 < deadline < hold_seconds:
+            raise InputError(
+                f"a call's deadline ({deadline} s) must be above 0 and below how long its hold "
+                f"lasts ({hold_seconds} s), so no hold expires under a running call"
+            )
         if selector is None:
             selector = Selector(catalog)
         elif catalog is not None and catalog is not selector.catalog:
@@ -127,6 +160,8 @@ class Router:
         self.ledger = ledger
         self.hold_seconds = hold_seconds
         self.on_soft_limit = on_soft_limit
+        self.deadline = deadline
+        self.on_attempt = on_attempt
 
     def __repr__(self) -> str:
         return f"Router(base_url={self._base_url!r}, models={len(self.catalog)})"
@@ -189,7 +224,7 @@ class Router:
 
         def send(call: _Call, candidate: Candidate, tags: dict[str, str]) -> CallResult:
             body = request_body(request, self.catalog.get(candidate.model))
-            completion = self.client.complete(body, call.attempts)
+            completion = self.client.complete(body, call.attempts, seconds=call.left(self._clock))
             return self._finish(call, candidate, tags, completion)
 
         return self._fallback(request, policy, model, tags, send)
@@ -207,7 +242,7 @@ class Router:
 
         def send(call: _Call, candidate: Candidate, tags: dict[str, str]) -> CallStream[CallResult]:
             body = request_body(request, self.catalog.get(candidate.model), stream=True)
-            events = self.client.stream(body, call.attempts)
+            events = self.client.stream(body, call.attempts, seconds=call.left(self._clock))
             first = next(events, None)  # a failure before the first byte raises here
 
             def finish(completion: Completion) -> CallResult:
@@ -226,15 +261,19 @@ class Router:
         send: Callable[[_Call, Candidate, dict[str, str]], _Sent],
     ) -> _Sent:
         """The one fallback loop of :meth:`call` and :meth:`stream`: ``send`` each reserved
-        candidate in turn until one answers; a gateway error frees that candidate's hold and
-        moves on (or stops, when every model would fail alike). When none answers, the last
-        failure is recorded as the call's error row and raised."""
+        candidate in turn, at most ``policy.max_models`` of them and within the call's
+        deadline, until one answers. A gateway error frees that candidate's hold and moves on,
+        or stops the call: when every model would fail alike, when the deadline has passed,
+        and when the gateway asks to wait longer than the deadline leaves (a long Retry-After
+        is the account's, not the model's). When none answers, the last failure is recorded as
+        the call's error row and raised."""
         policy = policy if policy is not None else DEFAULT_POLICY
         tags = check_tags(tags or {})
         decision = self.plan(request, policy, model=model)
-        call = _Call(self._new_id(), self._clock(), self._wall_clock())
+        attempts = _Attempts(self.on_attempt)
+        call = _Call(self._new_id(), self._clock(), self._wall_clock(), attempts, self.deadline)
         last: tuple[Candidate, dict[str, str], GatewayError] | None = None
-        for candidate, tagged in self._reserved(decision, policy, call.id, tags or {}, call.now):
+        for candidate, tagged in self._reserved(decision, policy, call, tags):
             try:
                 return send(call, candidate, tagged)
             except GatewayError as exc:
@@ -242,7 +281,8 @@ class Router:
                 last = (candidate, tagged, exc)
                 if self.ledger is not None:
                     self.ledger.release(call.id, call.now)
-                if not exc.fallback:
+                left = call.left(self._clock)
+                if not exc.fallback or left <= 0 or (exc.retry_after or 0) >= left:
                     break
         assert last is not None  # _reserved raises when it yields nothing
         failed, failed_tags, error = last
@@ -261,19 +301,22 @@ class Router:
         return result
 
     def _reserved(
-        self, decision: Decision, policy: Policy, call_id: str, tags: Mapping[str, str], now: float
+        self, decision: Decision, policy: Policy, call: _Call, tags: Mapping[str, str]
     ) -> Iterator[tuple[Candidate, dict[str, str]]]:
-        """The candidates to try, in order, each with its worst case reserved (with a ledger).
+        """The candidates to try, in order, at most ``policy.max_models`` of them, each with
+        its worst case reserved (with a ledger).
 
         A budget refusing the first candidate raises, unless ``policy.fit_budget``; refused
         fallbacks are skipped. If none could be reserved, the first refusal is raised."""
         refused: BudgetExceededError | None = None
         tried = 0
         for index, candidate in enumerate(decision.candidates):
+            if tried == policy.max_models:
+                return
             tagged = call_tags(tags, candidate.model)
             if self.ledger is not None:
                 try:
-                    self._reserve(call_id, candidate, tagged, now)
+                    self._reserve(call, candidate, tagged)
                 except BudgetExceededError as exc:
                     if index == 0 and not policy.fit_budget:
                         raise
@@ -284,12 +327,13 @@ class Router:
         if tried == 0 and refused is not None:
             raise refused
 
-    def _reserve(
-        self, call_id: str, candidate: Candidate, tags: Mapping[str, str], now: float
-    ) -> None:
+    def _reserve(self, call: _Call, candidate: Candidate, tags: Mapping[str, str]) -> None:
+        """Hold the candidate's worst case in the budget windows of the call's instant; the hold
+        lasts ``hold_seconds`` from now, so a fallback's hold is dated from its own reservation."""
         assert self.ledger is not None
+        held_for = self.hold_seconds + (self._wall_clock() - call.now)
         reservation = self.ledger.reserve(
-            call_id, candidate.estimate.cost.high, tags, now, self.hold_seconds
+            call.id, candidate.estimate.cost.high, tags, call.now, held_for
         )
         for status in reservation.warnings:
             log.warning(

@@ -43,7 +43,9 @@ class FakeClient:
         self.failures = list(failures or ())
         self.sent: list[Mapping[str, Any]] = []
 
-    def complete(self, body: Mapping[str, Any], attempts: list[Attempt]) -> Completion:
+    def complete(
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
+    ) -> Completion:
         self.sent.append(body)
         model = str(body.get("model"))
         if self.failures:
@@ -57,7 +59,7 @@ class FakeClient:
         )
 
     def stream(
-        self, body: Mapping[str, Any], attempts: list[Attempt]
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
     ) -> Iterator[Mapping[str, Any]]:
         completion = self.complete(body, attempts)
         for piece in re.findall(r"\S*\s*", completion.text)[:-1] or [""]:  # words with their spaces

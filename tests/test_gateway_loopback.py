@@ -221,14 +221,19 @@ def test_cli_retries_and_fallback(run_cli: RunCli, cli_env: FakeGateway) -> None
 def test_cli_401_exits_5_with_one_line(
     run_cli: RunCli, cli_env: FakeGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A rejected key exits 5, one line, no traceback, no retry; the key is not echoed."""
+    """A rejected key exits 5 with one error line after the one line of its failed attempt, no
+    traceback, no retry; the key is not echoed; --json prints no attempt lines."""
     monkeypatch.setenv("MEMORIES_API_KEY", "sk-mavi-wrong-key")
     result = run_cli("call", "--prompt", "hi")
     assert result.code == 5
-    assert result.err.count("\n") == 1
-    assert "401" in result.err
+    attempt, error = result.err.splitlines()
+    assert attempt.startswith("costrouter: gemini:")
+    assert "HTTP 401" in attempt
+    assert error.startswith("costrouter: error: ")
+    assert "401" in error
+    assert run_cli("call", "--prompt", "hi", "--json").err.count("\n") == 1
     assert "sk-mavi-wrong-key" not in result.err
-    assert len(cli_env.received) == 1
+    assert len(cli_env.received) == 2  # one call each: 401 is neither retried nor fallen back
 
 
 def test_cli_call_without_key_exits_2(run_cli: RunCli) -> None:

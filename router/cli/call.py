@@ -10,6 +10,7 @@ from typing import Any
 from pricing import InputError, usd_display
 
 from ..gateway.client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
+from ..gateway.errors import Attempt
 from ..request import Request
 from ..router import CallResult, Router
 from ..routing.policy import Policy
@@ -43,7 +44,12 @@ def cmd_call(args: argparse.Namespace) -> int:
     ledger = open_ledger(args)
     selector = Selector(catalog, estimator=estimator_from_args(args, catalog))
     router = Router(
-        catalog=catalog, client=client, base_url=base_url, ledger=ledger, selector=selector
+        catalog=catalog,
+        client=client,
+        base_url=base_url,
+        ledger=ledger,
+        selector=selector,
+        on_attempt=None if args.json else _print_failed_attempt,
     )
     policy = policy_from_args(args)
     try:
@@ -85,6 +91,18 @@ def _send(
     return router.call(request, policy, tags=tags)
 
 
+def _print_failed_attempt(attempt: Attempt) -> None:
+    """One stderr line per failed attempt, as it happens (the answer, if any, goes to stdout)."""
+    if attempt.error is None:
+        return
+    status = f"HTTP {attempt.status}" if attempt.status is not None else "no answer"
+    print(
+        f"costrouter: {attempt.model}: {status}: {attempt.error} ({attempt.seconds:.2f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     call = commands.add_parser("call", parents=[common], help="route, send and meter a call")
     add_request_options(call)
@@ -99,6 +117,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         "--fit-budget",
         action="store_true",
         help="if a budget cannot cover the cheapest model, take the cheapest it can",
+    )
+    call.add_argument(
+        "--max-models",
+        type=int,
+        default=3,
+        metavar="N",
+        help="try at most N of the ranked models before giving up (default 3)",
     )
     call.add_argument(
         "--retries",

@@ -175,6 +175,7 @@ def policy_from_args(args: argparse.Namespace) -> Policy:
         objective=args.objective,
         min_quality=args.min_quality,
         fit_budget=getattr(args, "fit_budget", False),
+        max_models=getattr(args, "max_models", 3),
     )
 
 

@@ -134,10 +134,17 @@ class GatewayClient:
     def _headers(self) -> dict[str, str]:
         return {"Authorization": self._api_key, "Content-Type": "application/json"}
 
-    def complete(self, body: Mapping[str, Any], attempts: list[Attempt]) -> Completion:
-        """Send ``body``; retry what is worth retrying; append every try to ``attempts``."""
+    def complete(
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
+    ) -> Completion:
+        """Send ``body``; retry what is worth retrying; append every try to ``attempts``.
+        ``seconds`` caps the time all the tries may take (the caller's deadline), below the
+        retry policy's own total."""
         model = str(body.get("model"))
         started = self._clock()
+        window = (
+            self.retry.total_seconds if seconds is None else min(seconds, self.retry.total_seconds)
+        )
         for number in range(1, self.retry.attempts + 1):
             try:
                 return self._once(body, model, attempts)
@@ -146,7 +153,7 @@ class GatewayClient:
                 elapsed = self._clock() - started
                 pause = self.retry.delay(number, exc.retry_after, self._rand)
                 last = number == self.retry.attempts
-                if not exc.retryable or last or elapsed + pause > self.retry.total_seconds:
+                if not exc.retryable or last or elapsed + pause > window:
                     raise
                 log.info("retrying %s in %.2fs after %s", model, pause, exc.__class__.__name__)
                 self._sleep(pause)
@@ -194,7 +201,7 @@ class GatewayClient:
         return completion
 
     def stream(
-        self, body: Mapping[str, Any], attempts: list[Attempt]
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
     ) -> Iterator[Mapping[str, Any]]:
         """Send ``body`` with ``stream: true``; yield each server-sent event's JSON object."""
         model = str(body.get("model"))

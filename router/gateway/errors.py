@@ -5,7 +5,8 @@ Every error exits 5 on the command line and carries what the gateway said.
 The tree::
 
     GatewayError (RouterError)          exit 5; .status, .code, .message, .model, .attempts
-    ├── BadRequestError                 400 (and 409, 415): this request, this model
+    ├── BadRequestError                 409, 415: this request, this model
+    │   └── InvalidParametersError      400: invalid parameters, on any model (no fallback)
     ├── AuthenticationError             401: the API key is missing, invalid or expired
     ├── InsufficientBalanceError        402: the gateway account has no balance
     ├── ForbiddenError                  403
@@ -70,6 +71,13 @@ class BadRequestError(GatewayError):
     pass
 
 
+class InvalidParametersError(BadRequestError):
+    """400: the gateway found the request's parameters invalid, which no other model would
+    accept either, so no fallback is tried."""
+
+    fallback = False
+
+
 class AuthenticationError(GatewayError):
     fallback = False
 
@@ -105,7 +113,7 @@ class BadResponseError(GatewayError):
 
 
 BY_STATUS: dict[int, type[GatewayError]] = {
-    400: BadRequestError,
+    400: InvalidParametersError,
     401: AuthenticationError,
     402: InsufficientBalanceError,
     403: ForbiddenError,

@@ -40,6 +40,11 @@ def _names(values: Iterable[str]) -> frozenset[str]:
     return frozenset(values)
 
 
+def _at_least_one(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
+    if type(value) is not int or value < 1:
+        raise InputError(f"{attribute.name} must be a whole number >= 1, got {value!r}")
+
+
 def _objective(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
     if value not in ("expected", "worst"):
         raise InputError(f"{attribute.name} must be 'expected' or 'worst', got {value!r}")
@@ -67,6 +72,9 @@ class Policy:
     #: When a budget cannot cover the cheapest model's worst case, take the cheapest candidate
     #: it can cover instead of refusing the call.
     fit_budget: bool = False
+    #: How many of the ranked candidates a call may try before it gives up: a failure that
+    #: repeats on every model (or a gateway that is down) costs a few attempts, not 31.
+    max_models: int = attrs.field(default=3, validator=_at_least_one)
 
 
 #: The policy used when none is given (a value: one instance serves every call).
