@@ -274,6 +274,8 @@ class Router:
         call = _Call(self._new_id(), self._clock(), self._wall_clock(), attempts, self.deadline)
         last: tuple[Candidate, dict[str, str], GatewayError] | None = None
         for candidate, tagged in self._reserved(decision, policy, call, tags):
+            if self.ledger is not None:  # from here on, the call may be charged
+                self.ledger.mark_sent(call.id, call.now)
             try:
                 return send(call, candidate, tagged)
             except GatewayError as exc:

@@ -4,6 +4,8 @@
 ledger at URL and the gateway at BASE; prints a JSON count of outcomes.
 ``crash URL BASE``: settles three calls, prints ``settled``, waits for a line on stdin, then
 starts a fourth (the test's gateway stalls it); the test kills the process there.
+``reserve URL``: reserves a call's worst case without sending it, prints ``reserved`` and
+waits; the test kills the process before anything is sent.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
+from decimal import Decimal
 
 from router import BudgetExceededError, GatewayClient, Request, RetryPolicy, Router, ledger_from_url
 
@@ -59,9 +63,18 @@ def crash(url: str, base: str) -> None:
     router.call(REQUEST, model=MODEL)  # the gateway stalls this one; the test kills us
 
 
+def reserve(url: str) -> None:
+    ledger = ledger_from_url(url)
+    ledger.reserve("unsent", Decimal("0.25"), {"model": MODEL, "provider": "gpt"}, time.time(), 5.0)
+    print("reserved", flush=True)
+    sys.stdin.readline()  # never answered: the test kills us here
+
+
 if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "calls":
         calls(args[0], args[1], int(args[2]), int(args[3]))
+    elif command == "reserve":
+        reserve(args[0])
     else:
         crash(args[0], args[1])

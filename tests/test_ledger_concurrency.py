@@ -101,9 +101,10 @@ def test_16_processes_x_8_threads_never_overspend(shared_url: str) -> None:
     assert status.reserved == 0
 
 
-def test_killed_process_loses_nothing_and_its_hold_expires(shared_url: str) -> None:
-    """SIGKILL between reserve and settle: the settled rows survive, the dead call's hold
-    counts until it expires, then the budget is whole again."""
+def test_a_process_killed_after_sending_is_billed_at_its_worst_case(shared_url: str) -> None:
+    """SIGKILL while a sent call waits for its answer: the settled rows survive, the dead
+    call's hold keeps counting past its time, and the next write to the ledger bills it as an
+    orphaned row at its worst case (the gateway may have charged it): never free."""
     ledger = ledger_from_url(shared_url)
     ledger.set_budget(Budget.parse("global", "1", period="total"))
     with FakeGateway() as gateway:
@@ -131,10 +132,41 @@ def test_killed_process_loses_nothing_and_its_hold_expires(shared_url: str) -> N
     rows = ledger.rows()
     assert len(rows) == 3
     spent = sum((r.cost for r in rows), Decimal(0))
+    worst = Estimator(Catalog.bundled()).estimate(REQUEST, MODEL).cost.high
+    later = time.time() + 6  # past the 5 s hold
+    (held,) = ledger.status(later)
+    assert (held.spent, held.reserved) == (spent, worst)  # still counted: it was sent
+    ledger.reserve("next", Decimal(0), {}, later)  # any write bills what outlived its process
+    (orphan,) = [r for r in ledger.rows() if r.status == "orphaned"]
+    assert (orphan.cost, orphan.requested_model, orphan.estimate_high) == (worst, MODEL, worst)
+    (billed,) = ledger.status(later)
+    assert (billed.spent, billed.reserved) == (spent + worst, 0)
+    assert billed.remaining == Decimal(1) - spent - worst
+    ledger.close()
+
+
+def test_a_process_killed_before_sending_leaves_nothing_billed(shared_url: str) -> None:
+    """SIGKILL between reserve and send: the hold counts until its time is up, then frees
+    itself, and no row is written (nothing reached the gateway)."""
+    ledger = ledger_from_url(shared_url)
+    ledger.set_budget(Budget.parse("global", "1", period="total"))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.ledger_workers", "reserve", shared_url],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert worker.stdout is not None
+    assert worker.stdout.readline().strip() == "reserved"
+    worker.send_signal(signal.SIGKILL)
+    worker.communicate(timeout=10)
     (held,) = ledger.status(time.time())
-    assert held.spent == spent
-    assert held.reserved == Estimator(Catalog.bundled()).estimate(REQUEST, MODEL).cost.high
-    (later,) = ledger.status(time.time() + 6)  # past the 5 s hold
-    assert later.reserved == 0
-    assert later.remaining == Decimal(1) - spent
+    assert held.reserved == Decimal("0.25")
+    later = time.time() + 6
+    ledger.reserve("next", Decimal(0), {}, later)
+    assert ledger.rows() == []
+    (freed,) = ledger.status(later)
+    assert (freed.spent, freed.reserved) == (0, 0)
     ledger.close()

@@ -247,3 +247,41 @@ def test_a_recorded_call_id_cannot_be_reserved_again(ledger: Ledger) -> None:
     with pytest.raises(InputError, match="already recorded"):
         ledger.reserve("c1", Decimal("1"), ALICE, NOW)
     assert spent_reserved(ledger, "global") == (Decimal("0.5"), 0)
+
+
+def test_a_sent_call_that_is_never_settled_is_billed_as_orphaned(ledger: Ledger) -> None:
+    """A sent call's hold counts past its time; the first write after it bills the call as
+    an orphaned row at the reserved amount, in the windows it held. An unsent hold just ends,
+    and a sent call that settles in time is billed once, as settled."""
+    ledger.set_budget(Budget.parse("global", "10"))
+    ledger.reserve("sent", Decimal("1.5"), ALICE, NOW, hold_seconds=60)
+    ledger.mark_sent("sent", NOW)
+    ledger.reserve("unsent", Decimal("2"), ALICE, NOW, hold_seconds=60)
+    ledger.reserve("settles", Decimal("3"), ALICE, NOW, hold_seconds=60)
+    ledger.mark_sent("settles", NOW)
+    ledger.settle(row("settles", "0.25"), NOW + 1)
+    assert spent_reserved(ledger, "global", NOW + 120) == (Decimal("0.25"), Decimal("1.5"))
+    ledger.reserve("later", Decimal(0), ALICE, NOW + 120)
+    rows = {r.call_id: r for r in ledger.rows()}
+    assert set(rows) == {"sent", "settles"}
+    assert (rows["sent"].status, rows["sent"].cost, rows["sent"].ts) == (
+        "orphaned",
+        Decimal("1.5"),
+        NOW,
+    )
+    assert rows["sent"].tag_map == ALICE
+    assert spent_reserved(ledger, "global", NOW + 120) == (Decimal("1.75"), 0)
+    ledger.reserve("later2", Decimal(0), ALICE, NOW + 240)  # billed once, not again
+    assert spent_reserved(ledger, "global", NOW + 240) == (Decimal("1.75"), 0)
+
+
+def test_a_released_sent_call_is_not_billed(ledger: Ledger) -> None:
+    """Releasing a sent call (a failure the gateway did not charge) drops its hold and its
+    pending entry: nothing is billed later."""
+    ledger.set_budget(Budget.parse("global", "10"))
+    ledger.reserve("c1", Decimal("1"), ALICE, NOW, hold_seconds=60)
+    ledger.mark_sent("c1", NOW)
+    ledger.release("c1", NOW)
+    ledger.reserve("later", Decimal(0), ALICE, NOW + 120)
+    assert ledger.rows() == []
+    assert spent_reserved(ledger, "global", NOW + 120) == (0, 0)

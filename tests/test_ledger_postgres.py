@@ -60,7 +60,14 @@ def test_schema_is_version_1_and_another_version_is_refused(url: str) -> None:
     functions = fetch(
         ledger, "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' ORDER BY 1"
     )
-    assert functions == [("costrouter_matching",), ("costrouter_reserve",), ("costrouter_settle",)]
+    assert [name for (name,) in functions] == [
+        "costrouter_matching",
+        "costrouter_pend",
+        "costrouter_reserve",
+        "costrouter_sent",
+        "costrouter_settle",
+        "costrouter_sweep",
+    ]
     fetch(ledger, "INSERT INTO costrouter_schema VALUES (4) RETURNING version")
     ledger.close()
     with pytest.raises(LedgerError, match="schema version 4"):

@@ -13,6 +13,7 @@ itself. No prompt or image content is ever stored.
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -24,12 +25,11 @@ from pricing import InputError, RouterError, money
 from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
 from .spend import Report, ReportQuery
 
-STATUSES = ("ok", "error", "unmetered")
+STATUSES = ("ok", "error", "unmetered", "orphaned")
 DEFAULT_HOLD_SECONDS = 300.0
-
-
-class LedgerError(RouterError):
-    """The ledger's storage failed (the driver's error is the cause). Exit 1."""
+#: A sent call's holds expire at this instant, that is never: they count until the call is
+#: settled, or billed as orphaned once their reservation's own time is up.
+FOREVER = 1e300
 
 
 @attrs.frozen
@@ -84,6 +84,21 @@ class Reservation:
     expires_at: float
     holds: tuple[Hold, ...]
     warnings: tuple[BudgetStatus, ...] = ()
+
+
+def orphan_row(call_id: str, tags_json: str, amount: Decimal, reserved_at: float) -> LedgerRow:
+    """The row of a call that was sent and never settled (its process died, or recording its
+    answer failed): billed at its reservation, the worst case, dated when it was reserved."""
+    tags = tuple(sorted(json.loads(tags_json).items()))
+    model = dict(tags).get("model", "unknown:unknown")
+    return LedgerRow(
+        call_id, reserved_at, model, model, tags, 0, 0, 0, 0, amount, amount, amount, amount,
+        "orphaned", 0.0, 1,
+    )  # fmt: skip
+
+
+class LedgerError(RouterError):
+    """The ledger's storage failed (the driver's error is the cause). Exit 1."""
 
 
 def recorded_already(call_id: str) -> InputError:
@@ -147,6 +162,13 @@ class Ledger(abc.ABC):
         :class:`BudgetExceededError` holding nothing. Reserving again under the same call id
         replaces that call's holds (a fallback re-reserves for its own model); reserving under
         an id already recorded raises :class:`InputError` (:func:`recorded_already`)."""
+
+    @abc.abstractmethod
+    def mark_sent(self, call_id: str, now: float) -> None:
+        """Record that the call's request is about to be sent: from now on its holds count
+        until it is settled, and if it never is (its process dies, or the settlement fails), the
+        first reservation or settlement after its hold's time is up bills it as ``orphaned``
+        at the reserved worst case. A hold never marked sent simply expires."""
 
     @abc.abstractmethod
     def settle(self, row: LedgerRow, now: float) -> bool:

@@ -5,6 +5,7 @@ It is also the test double users can build budget logic against without a databa
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
@@ -16,11 +17,13 @@ from pricing import money
 
 from .base import (
     DEFAULT_HOLD_SECONDS,
+    FOREVER,
     Hold,
     Ledger,
     LedgerRow,
     Reservation,
     check_limits,
+    orphan_row,
     recorded_already,
 )
 from .budgets import Budget, BudgetStatus, matching, to_stored, to_units
@@ -40,6 +43,8 @@ class MemoryLedger(Ledger):
         self._budgets: dict[tuple[str, str], Budget] = {}
         self._spent: dict[_Key, Decimal] = {}
         self._holds: dict[str, tuple[float, tuple[Hold, ...]]] = {}
+        #: call id → its tags (JSON), amount, reservation time, hold's end, whether it was sent
+        self._pending: dict[str, tuple[str, Decimal, float, float, bool]] = {}
         self._rows: dict[str, LedgerRow] = {}
 
     @classmethod
@@ -81,6 +86,7 @@ class MemoryLedger(Ledger):
     ) -> Reservation:
         amount = to_stored(amount)
         with self._lock:
+            self._sweep(now)
             if call_id in self._rows:
                 raise recorded_already(call_id)
             budgets = matching(self._budgets.values(), tags)
@@ -90,25 +96,50 @@ class MemoryLedger(Ledger):
                 Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
             )
             self._holds[call_id] = (now + hold_seconds, holds)
+            tags_text = json.dumps(dict(tags), sort_keys=True)
+            self._pending[call_id] = (tags_text, amount, now, now + hold_seconds, False)
             return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
+
+    def mark_sent(self, call_id: str, now: float) -> None:
+        with self._lock:
+            if call_id in self._pending:
+                self._holds[call_id] = (FOREVER, self._holds[call_id][1])
+                self._pending[call_id] = (*self._pending[call_id][:4], True)
 
     def settle(self, row: LedgerRow, now: float) -> bool:
         with self._lock:
-            if row.call_id in self._rows:
-                return False
-            self._rows[row.call_id] = row
-            _, holds = self._holds.pop(row.call_id, (0.0, ()))
-            keys = [(h.scope, h.period, h.window) for h in holds] or [
-                (b.scope_text, b.period, b.window(now))
-                for b in matching(self._budgets.values(), row.tag_map)
-            ]
-            for key in keys:
-                self._spent[key] = money.add(self._spent.get(key, Decimal(0)), row.cost)
-            return True
+            self._sweep(now)
+            return self._record(row, now)
+
+    def _record(self, row: LedgerRow, now: float) -> bool:
+        if row.call_id in self._rows:
+            return False
+        self._rows[row.call_id] = row
+        self._pending.pop(row.call_id, None)
+        _, holds = self._holds.pop(row.call_id, (0.0, ()))
+        keys = [(h.scope, h.period, h.window) for h in holds] or [
+            (b.scope_text, b.period, b.window(now))
+            for b in matching(self._budgets.values(), row.tag_map)
+        ]
+        for key in keys:
+            self._spent[key] = money.add(self._spent.get(key, Decimal(0)), row.cost)
+        return True
+
+    def _sweep(self, now: float) -> None:
+        """Bill every sent call whose hold's time is up as orphaned; forget unsent ones."""
+        for call_id, (tags, amount, reserved_at, expires, sent) in list(self._pending.items()):
+            if expires > now:
+                continue
+            if sent:
+                self._record(orphan_row(call_id, tags, amount, reserved_at), now)
+            else:
+                self._pending.pop(call_id)
+                self._holds.pop(call_id, None)
 
     def _drop_holds(self, call_id: str) -> None:
         with self._lock:
             self._holds.pop(call_id, None)
+            self._pending.pop(call_id, None)
 
     def rows(self) -> list[LedgerRow]:
         with self._lock:
@@ -165,7 +196,7 @@ def aggregate_rows(
             row.output_tokens,
             cost,
             row.status == "error",
-            row.status == "unmetered",
+            row.status in ("unmetered", "orphaned"),
             cost if ok else 0,
             expected if ok else 0,
             cost > high,

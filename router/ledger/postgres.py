@@ -184,6 +184,11 @@ class PostgresLedger(SQLLedger):
         holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
         return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
 
+    def mark_sent(self, call_id: str, now: float) -> None:
+        """One round trip: ``costrouter_sent`` marks the pending entry and the holds."""
+        with self._call() as connection:
+            connection.execute("SELECT costrouter_sent(%s, %s)", (call_id, now))
+
     def settle(self, row: LedgerRow, now: float) -> bool:
         """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""
         with self._call() as connection:

@@ -29,6 +29,59 @@ LANGUAGE sql STABLE AS $$
     ) <@ p_tags
 $$;
 
+-- The call's pending entry: what it would be billed if it were sent and never settled.
+CREATE FUNCTION costrouter_pend(
+    p_call text, p_tags jsonb, p_amount bigint, p_now double precision, p_expires double precision
+) RETURNS void LANGUAGE sql VOLATILE AS $$
+    INSERT INTO pending (call_id, tags, amount_nusd, reserved_at, expires_at)
+    VALUES (p_call, p_tags::text, p_amount, p_now, p_expires)
+    ON CONFLICT (call_id) DO UPDATE SET tags = excluded.tags, amount_nusd = excluded.amount_nusd,
+        reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, sent_at = NULL;
+$$;
+
+-- A call about to be sent: its holds count until it is settled (they expire never), and its
+-- pending entry says it may be charged.
+CREATE FUNCTION costrouter_sent(p_call text, p_now double precision)
+RETURNS void LANGUAGE sql VOLATILE AS $$
+    UPDATE pending SET sent_at = p_now WHERE call_id = p_call;
+    UPDATE holds SET expires_at = 1e300 WHERE call_id = p_call;
+$$;
+
+-- Every pending call whose hold's time is up: one sent (its process died, or its settlement
+-- failed) is billed as an orphaned row at its reservation, into the windows it held (as
+-- deltas); one never sent is forgotten. Concurrent sweeps take each entry once (row locks).
+-- The row's values are in the calls table's column order.
+CREATE FUNCTION costrouter_sweep(p_now double precision) RETURNS void
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+    WITH expired AS (
+        DELETE FROM pending p WHERE p.expires_at <= p_now RETURNING p.*
+    ), unsent AS (
+        DELETE FROM holds h USING expired e WHERE h.call_id = e.call_id AND e.sent_at IS NULL
+    ), orphans AS (
+        INSERT INTO calls
+        SELECT e.call_id, e.reserved_at,
+               to_char(to_timestamp(e.reserved_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
+               (date_trunc('week', to_timestamp(e.reserved_at) AT TIME ZONE 'UTC')::date)::text,
+               (date_trunc('month', to_timestamp(e.reserved_at) AT TIME ZONE 'UTC')::date)::text,
+               COALESCE(e.tags::jsonb ->> 'model', 'unknown:unknown'),
+               COALESCE(e.tags::jsonb ->> 'model', 'unknown:unknown'),
+               COALESCE(e.tags::jsonb ->> 'provider', 'unknown'),
+               e.tags::jsonb ->> 'user', e.tags::jsonb ->> 'project', e.tags,
+               0, 0, 0, 0, e.amount_nusd, e.amount_nusd, e.amount_nusd, e.amount_nusd,
+               'orphaned', 0, 1
+          FROM expired e WHERE e.sent_at IS NOT NULL
+        ON CONFLICT (call_id) DO NOTHING
+        RETURNING call_id, cost_nusd
+    ), held AS (
+        DELETE FROM holds h USING orphans o WHERE h.call_id = o.call_id
+        RETURNING h.scope, h.period, h.win, o.cost_nusd
+    )
+    INSERT INTO spend_deltas (scope, period, win, spent_nusd)
+    SELECT held.scope, held.period, held.win, held.cost_nusd FROM held;
+END;
+$$;
+
 -- Reserve p_amount on every budget the call matches, or nothing; a call id already recorded
 -- is refused (unique_violation), since its result could not be recorded again. The matching windows' spend
 -- rows are created if new and locked in key order (so two reservations never wait on each
@@ -60,6 +113,7 @@ DECLARE
     i integer;
     unfolded bigint;
 BEGIN
+    PERFORM costrouter_sweep(p_now);
     IF EXISTS (SELECT 1 FROM calls c WHERE c.call_id = p_call) THEN
         RAISE unique_violation USING MESSAGE = 'costrouter: call id already recorded';
     END IF;
@@ -72,6 +126,7 @@ BEGIN
       INTO k_scope, k_period, k_win, k_limit, k_soft, k_tz
       FROM costrouter_matching(p_tags, p_now) m;
     IF k_scope IS NULL THEN
+        PERFORM costrouter_pend(p_call, p_tags, p_amount, p_now, p_expires);
         RETURN;  -- no budget applies: nothing to hold
     END IF;
     INSERT INTO budget_spend (scope, period, win, spent_nusd)
@@ -109,6 +164,7 @@ BEGIN
     INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at)
     SELECT p_call, u.scope, u.period, u.win, p_amount, p_expires
       FROM unnest(k_scope, k_period, k_win) AS u(scope, period, win);
+    PERFORM costrouter_pend(p_call, p_tags, p_amount, p_now, p_expires);
     IF unfolded >= 32 THEN
         WITH folded AS (
             DELETE FROM spend_deltas d
@@ -134,6 +190,8 @@ LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     held integer;
 BEGIN
+    PERFORM costrouter_sweep(p_now);
+    DELETE FROM pending p WHERE p.call_id = p_row.call_id;  -- first, as the sweep does
     INSERT INTO calls SELECT (p_row).* ON CONFLICT (call_id) DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;

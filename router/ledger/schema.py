@@ -68,6 +68,11 @@ def tables(clustered: str) -> tuple[str, ...]:
     amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
     PRIMARY KEY (call_id, scope, period)){clustered}""",
         "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at, amount_nusd)",
+        f"""CREATE TABLE pending (
+    call_id TEXT NOT NULL PRIMARY KEY, tags TEXT NOT NULL, amount_nusd BIGINT NOT NULL,
+    reserved_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+    sent_at DOUBLE PRECISION){clustered}""",
+        "CREATE INDEX pending_by_expiry ON pending (expires_at)",
         f"CREATE TABLE calls (\n    {calls})",
         "CREATE INDEX calls_by_ts ON calls (ts)",
     )
@@ -90,7 +95,7 @@ AGGREGATES = (
     "COUNT(*), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0), "
     "COALESCE(SUM(cost_nusd), 0), "
     "COALESCE(SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END), 0), "
-    "COALESCE(SUM(CASE WHEN status = 'unmetered' THEN 1 ELSE 0 END), 0), "
+    "COALESCE(SUM(CASE WHEN status IN ('unmetered', 'orphaned') THEN 1 ELSE 0 END), 0), "
     "COALESCE(SUM(CASE WHEN status = 'ok' THEN cost_nusd ELSE 0 END), 0), "
     "COALESCE(SUM(CASE WHEN status = 'ok' THEN est_expected_nusd ELSE 0 END), 0), "
     "COALESCE(SUM(CASE WHEN cost_nusd > est_high_nusd THEN 1 ELSE 0 END), 0)"

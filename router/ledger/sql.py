@@ -18,12 +18,14 @@ from typing import Any, Protocol
 
 from .base import (
     DEFAULT_HOLD_SECONDS,
+    FOREVER,
     Hold,
     Ledger,
     LedgerError,
     LedgerRow,
     Reservation,
     check_limits,
+    orphan_row,
     recorded_already,
 )
 from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
@@ -35,6 +37,7 @@ from .schema import (
     SELECT_ROWS,
     row_from,
     row_values,
+    tags_json,
 )
 from .spend import Report, ReportQuery, combine, report_row
 
@@ -170,6 +173,7 @@ class SQLLedger(Ledger):
         units = to_units(amount)
         amount, expires = from_units(units), now + hold_seconds
         with self._transaction() as cur:  # only reads and writes under the lock
+            self._sweep(cur, now)
             if cur.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone():
                 raise recorded_already(call_id)
             entries = self._entries(cur, matching(self._budgets(cur), tags), now, call_id)
@@ -192,32 +196,66 @@ class SQLLedger(Ledger):
                         )
                     ],
                 )
+            cur.execute(
+                "INSERT INTO pending (call_id, tags, amount_nusd, reserved_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET "
+                "tags = excluded.tags, amount_nusd = excluded.amount_nusd, "
+                "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, "
+                "sent_at = NULL",
+                (call_id, tags_json(tuple(sorted(tags.items()))), units, now, expires),
+            )
         holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
         return Reservation(call_id, amount, expires, holds, warnings)
 
-    def settle(self, row: LedgerRow, now: float) -> bool:
-        values, cost = row_values(row), to_units(row.cost)
+    def mark_sent(self, call_id: str, now: float) -> None:
         with self._transaction() as cur:
-            if (
-                cur.execute(
-                    INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id", values
-                ).fetchone()
-                is None
-            ):
-                return False
-            keys = cur.execute(
-                "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win", (row.call_id,)
-            ).fetchall() or [
-                (b.scope_text, b.period, b.window(now))
-                for b in matching(self._budgets(cur), row.tag_map)
-            ]
-            if keys:
-                cur.execute(
-                    "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
-                    f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
-                    "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
-                    [v for key in sorted(keys) for v in (*key, cost)],
+            cur.execute("UPDATE pending SET sent_at = ? WHERE call_id = ?", (now, call_id))
+            cur.execute("UPDATE holds SET expires_at = ? WHERE call_id = ?", (FOREVER, call_id))
+
+    def _sweep(self, cur: Cursor, now: float) -> None:
+        """Inside a write transaction: bill every sent call whose hold's time is up as an
+        orphaned row at its reservation (into the windows it held), and forget unsent ones."""
+        expired = cur.execute(
+            "DELETE FROM pending WHERE expires_at <= ? "
+            "RETURNING call_id, tags, amount_nusd, reserved_at, sent_at",
+            (now,),
+        ).fetchall()
+        for call_id, tags, units, reserved_at, sent_at in expired:
+            if sent_at is None:
+                cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
+            else:
+                self._record(
+                    cur, orphan_row(call_id, tags, from_units(int(units)), reserved_at), now
                 )
+
+    def settle(self, row: LedgerRow, now: float) -> bool:
+        with self._transaction() as cur:
+            self._sweep(cur, now)
+            return self._record(cur, row, now)
+
+    def _record(self, cur: Cursor, row: LedgerRow, now: float) -> bool:
+        """Record the row once and add its cost to the windows its holds held (or, without
+        holds, those its tags match now); free its holds and its pending entry."""
+        values, cost = row_values(row), to_units(row.cost)
+        inserted = cur.execute(
+            INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id", values
+        ).fetchone()
+        if inserted is None:
+            return False
+        cur.execute("DELETE FROM pending WHERE call_id = ?", (row.call_id,))
+        keys = cur.execute(
+            "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win", (row.call_id,)
+        ).fetchall() or [
+            (b.scope_text, b.period, b.window(now))
+            for b in matching(self._budgets(cur), row.tag_map)
+        ]
+        if keys:
+            cur.execute(
+                "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
+                f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
+                "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
+                [v for key in sorted(keys) for v in (*key, cost)],
+            )
         return True
 
     def _tag_expr(self, name: str) -> str:
@@ -281,6 +319,7 @@ class SQLLedger(Ledger):
 
     def _drop_holds(self, call_id: str) -> None:
         with self._transaction() as cur:
+            cur.execute("DELETE FROM pending WHERE call_id = ?", (call_id,))
             cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
 
     def rows(self) -> list[LedgerRow]:
