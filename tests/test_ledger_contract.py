@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from router import Budget, BudgetExceededError, InputError, Ledger, LedgerRow, ledger_from_url
+from router.ledger.base import ORPHAN_NOTE
 
 NOW = dt.datetime(2026, 3, 14, 15, 0, tzinfo=dt.timezone.utc).timestamp()
 ALICE = {"user": "alice", "project": "atlas", "model": "gpt:gpt-4o", "provider": "gpt"}
@@ -270,6 +271,7 @@ def test_a_sent_call_that_is_never_settled_is_billed_as_orphaned(ledger: Ledger)
         NOW,
     )
     assert rows["sent"].tag_map == ALICE
+    assert rows["sent"].note == ORPHAN_NOTE  # the same words on every backend
     assert spent_reserved(ledger, "global", NOW + 120) == (Decimal("1.75"), 0)
     ledger.reserve("later2", Decimal(0), ALICE, NOW + 240)  # billed once, not again
     assert spent_reserved(ledger, "global", NOW + 240) == (Decimal("1.75"), 0)

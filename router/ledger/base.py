@@ -34,10 +34,15 @@ FOREVER = 1e300
 
 @attrs.frozen
 class LedgerRow:
-    """One call, as recorded: never the prompt or images, only what it was and what it cost.
+    """One call, or one attempt of a call that may have been charged, as recorded: never the
+    prompt or images, only what it was and what it cost.
 
-    Money is kept in whole nanodollars (1e-9 USD), which every bundled price is exact in; a
-    finer amount is rounded up, so recorded spend never falls below the true cost."""
+    ``attempt`` numbers a call's charged attempts from 1 (a call that fell back after an
+    attempt the gateway may have billed has a row for each); ``attempts`` counts the HTTP tries
+    a row covers; ``note`` says why a row is billed as it is when that is not plain metering
+    (usage above the reservation, an answer lost after sending...). Money is kept in whole
+    nanodollars (1e-9 USD), which every bundled price is exact in; a finer amount is rounded
+    up, so recorded spend never falls below the true cost."""
 
     call_id: str
     ts: float
@@ -55,6 +60,8 @@ class LedgerRow:
     status: str
     latency: float
     attempts: int
+    attempt: int = 1
+    note: str = ""
 
     def __attrs_post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -86,14 +93,20 @@ class Reservation:
     warnings: tuple[BudgetStatus, ...] = ()
 
 
-def orphan_row(call_id: str, tags_json: str, amount: Decimal, reserved_at: float) -> LedgerRow:
+#: The note on an orphaned row (the PostgreSQL sweep writes the same words).
+ORPHAN_NOTE = "sent and never settled: billed at the reserved worst case"
+
+
+def orphan_row(
+    call_id: str, attempt: int, tags_json: str, amount: Decimal, reserved_at: float
+) -> LedgerRow:
     """The row of a call that was sent and never settled (its process died, or recording its
     answer failed): billed at its reservation, the worst case, dated when it was reserved."""
     tags = tuple(sorted(json.loads(tags_json).items()))
     model = dict(tags).get("model", "unknown:unknown")
     return LedgerRow(
         call_id, reserved_at, model, model, tags, 0, 0, 0, 0, amount, amount, amount, amount,
-        "orphaned", 0.0, 1,
+        "orphaned", 0.0, 1, attempt, ORPHAN_NOTE,
     )  # fmt: skip
 
 
@@ -101,11 +114,12 @@ class LedgerError(RouterError):
     """The ledger's storage failed (the driver's error is the cause). Exit 1."""
 
 
-def recorded_already(call_id: str) -> InputError:
+def recorded_already(call_id: str, attempt: int = 1) -> InputError:
     """The error for a reservation under a call id the ledger has recorded: sending again would
     charge a call whose result can no longer be recorded (settling is idempotent by id)."""
     return InputError(
-        f"call id {call_id!r} is already recorded in the ledger: every call needs a new id "
+        f"call id {call_id!r} (attempt {attempt}) is already recorded in the ledger: every "
+        "call needs a new id "
         "(check Router(new_id=...)); nothing was sent"
     )
 
@@ -157,14 +171,17 @@ class Ledger(abc.ABC):
         tags: Mapping[str, str],
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        *,
+        attempt: int = 1,
     ) -> Reservation:
         """Atomically check every matching budget and hold ``amount`` on each, or raise
-        :class:`BudgetExceededError` holding nothing. Reserving again under the same call id
-        replaces that call's holds (a fallback re-reserves for its own model); reserving under
-        an id already recorded raises :class:`InputError` (:func:`recorded_already`)."""
+        :class:`BudgetExceededError` holding nothing. A reservation is the call's ``attempt``:
+        reserving the same attempt again replaces its holds (a fallback whose model was not
+        charged re-reserves for its own); reserving an attempt already recorded raises
+        :class:`InputError` (:func:`recorded_already`)."""
 
     @abc.abstractmethod
-    def mark_sent(self, call_id: str, now: float) -> None:
+    def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
         """Record that the call's request is about to be sent: from now on its holds count
         until it is settled, and if it never is (its process dies, or the settlement fails), the
         first reservation or settlement after its hold's time is up bills it as ``orphaned``
@@ -176,17 +193,20 @@ class Ledger(abc.ABC):
         reservation, to the budgets its tags match now); free its holds. Idempotent by call id:
         returns False, changing nothing, when the call is already recorded."""
 
-    def release(self, call_id: str, now: float, row: LedgerRow | None = None) -> None:
-        """Free the call's holds; record ``row`` (a failed call) if given and not yet recorded,
-        which settles it: its cost, usually zero, is added like any other."""
+    def release(
+        self, call_id: str, now: float, row: LedgerRow | None = None, *, attempt: int = 1
+    ) -> None:
+        """Free the attempt's holds (the gateway did not charge it); record ``row`` (a failed
+        call) if given and not yet recorded, which settles it: its cost is added like any
+        other."""
         if row is not None:
             self.settle(row, now)
         else:
-            self._drop_holds(call_id)
+            self._drop_holds(call_id, attempt)
 
     @abc.abstractmethod
-    def _drop_holds(self, call_id: str) -> None:
-        """Delete every hold of the call."""
+    def _drop_holds(self, call_id: str, attempt: int) -> None:
+        """Delete the attempt's holds and its pending entry."""
 
     @abc.abstractmethod
     def rows(self) -> list[LedgerRow]:

@@ -31,6 +31,7 @@ from .calendar import calendar_keys
 from .spend import Report, ReportQuery, ReportRow, report_row
 
 _Key = tuple[str, str, str]  # scope text, period, window
+_Attempt = tuple[str, int]  # call id, attempt
 
 
 class MemoryLedger(Ledger):
@@ -42,10 +43,11 @@ class MemoryLedger(Ledger):
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], Budget] = {}
         self._spent: dict[_Key, Decimal] = {}
-        self._holds: dict[str, tuple[float, tuple[Hold, ...]]] = {}
-        #: call id → its tags (JSON), amount, reservation time, hold's end, whether it was sent
-        self._pending: dict[str, tuple[str, Decimal, float, float, bool]] = {}
-        self._rows: dict[str, LedgerRow] = {}
+        #: (call id, attempt) → its hold's end, and its holds
+        self._holds: dict[_Attempt, tuple[float, tuple[Hold, ...]]] = {}
+        #: (call id, attempt) → its tags (JSON), amount, reserved at, hold's end, whether sent
+        self._pending: dict[_Attempt, tuple[str, Decimal, float, float, bool]] = {}
+        self._rows: dict[_Attempt, LedgerRow] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryLedger:
@@ -59,7 +61,9 @@ class MemoryLedger(Ledger):
         with self._lock:
             return [self._budgets[k] for k in sorted(self._budgets)]
 
-    def _entry(self, budget: Budget, window: str, now: float, exclude: str | None) -> BudgetStatus:
+    def _entry(
+        self, budget: Budget, window: str, now: float, exclude: _Attempt | None
+    ) -> BudgetStatus:
         key = (budget.scope_text, budget.period, window)
         reserved = money.total(
             h.amount
@@ -83,28 +87,32 @@ class MemoryLedger(Ledger):
         tags: Mapping[str, str],
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        *,
+        attempt: int = 1,
     ) -> Reservation:
         amount = to_stored(amount)
+        key = (call_id, attempt)
         with self._lock:
             self._sweep(now)
-            if call_id in self._rows:
-                raise recorded_already(call_id)
+            if key in self._rows:
+                raise recorded_already(call_id, attempt)
             budgets = matching(self._budgets.values(), tags)
-            entries = [self._entry(b, b.window(now), now, call_id) for b in budgets]
+            entries = [self._entry(b, b.window(now), now, key) for b in budgets]
             warnings = check_limits(entries, amount)
             holds = tuple(
                 Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
             )
-            self._holds[call_id] = (now + hold_seconds, holds)
+            self._holds[key] = (now + hold_seconds, holds)
             tags_text = json.dumps(dict(tags), sort_keys=True)
-            self._pending[call_id] = (tags_text, amount, now, now + hold_seconds, False)
+            self._pending[key] = (tags_text, amount, now, now + hold_seconds, False)
             return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
 
-    def mark_sent(self, call_id: str, now: float) -> None:
+    def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
+        key = (call_id, attempt)
         with self._lock:
-            if call_id in self._pending:
-                self._holds[call_id] = (FOREVER, self._holds[call_id][1])
-                self._pending[call_id] = (*self._pending[call_id][:4], True)
+            if key in self._pending:
+                self._holds[key] = (FOREVER, self._holds[key][1])
+                self._pending[key] = (*self._pending[key][:4], True)
 
     def settle(self, row: LedgerRow, now: float) -> bool:
         with self._lock:
@@ -112,38 +120,39 @@ class MemoryLedger(Ledger):
             return self._record(row, now)
 
     def _record(self, row: LedgerRow, now: float) -> bool:
-        if row.call_id in self._rows:
+        attempt = (row.call_id, row.attempt)
+        if attempt in self._rows:
             return False
-        self._rows[row.call_id] = row
-        self._pending.pop(row.call_id, None)
-        _, holds = self._holds.pop(row.call_id, (0.0, ()))
-        keys = [(h.scope, h.period, h.window) for h in holds] or [
+        self._rows[attempt] = row
+        self._pending.pop(attempt, None)
+        _, holds = self._holds.pop(attempt, (0.0, ()))
+        windows = [(h.scope, h.period, h.window) for h in holds] or [
             (b.scope_text, b.period, b.window(now))
             for b in matching(self._budgets.values(), row.tag_map)
         ]
-        for key in keys:
-            self._spent[key] = money.add(self._spent.get(key, Decimal(0)), row.cost)
+        for window in windows:
+            self._spent[window] = money.add(self._spent.get(window, Decimal(0)), row.cost)
         return True
 
     def _sweep(self, now: float) -> None:
         """Bill every sent call whose hold's time is up as orphaned; forget unsent ones."""
-        for call_id, (tags, amount, reserved_at, expires, sent) in list(self._pending.items()):
+        for key, (tags, amount, reserved_at, expires, sent) in list(self._pending.items()):
             if expires > now:
                 continue
             if sent:
-                self._record(orphan_row(call_id, tags, amount, reserved_at), now)
+                self._record(orphan_row(*key, tags, amount, reserved_at), now)
             else:
-                self._pending.pop(call_id)
-                self._holds.pop(call_id, None)
+                self._pending.pop(key)
+                self._holds.pop(key, None)
 
-    def _drop_holds(self, call_id: str) -> None:
+    def _drop_holds(self, call_id: str, attempt: int) -> None:
         with self._lock:
-            self._holds.pop(call_id, None)
-            self._pending.pop(call_id, None)
+            self._holds.pop((call_id, attempt), None)
+            self._pending.pop((call_id, attempt), None)
 
     def rows(self) -> list[LedgerRow]:
         with self._lock:
-            return sorted(self._rows.values(), key=lambda r: (r.ts, r.call_id))
+            return sorted(self._rows.values(), key=lambda r: (r.ts, r.call_id, r.attempt))
 
     def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
         recorded = self.rows()  # read once, aggregated once or twice

@@ -158,18 +158,27 @@ class PostgresLedger(SQLLedger):
         tags: Mapping[str, str],
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        *,
+        attempt: int = 1,
     ) -> Reservation:
         """One round trip: ``costrouter_reserve`` locks, sums, checks and holds in the server."""
         amount = to_stored(amount)
         try:
             with self._call() as connection:
                 rows = connection.execute(
-                    "SELECT * FROM costrouter_reserve(%s, %s, %s::jsonb, %s, %s)",
-                    (call_id, to_units(amount), json.dumps(dict(tags)), now, now + hold_seconds),
+                    "SELECT * FROM costrouter_reserve(%s, %s, %s, %s::jsonb, %s, %s)",
+                    (
+                        call_id,
+                        attempt,
+                        to_units(amount),
+                        json.dumps(dict(tags), sort_keys=True),
+                        now,
+                        now + hold_seconds,
+                    ),
                 ).fetchall()
         except LedgerError as exc:
             if isinstance(exc.__cause__, self._recorded):
-                raise recorded_already(call_id) from None
+                raise recorded_already(call_id, attempt) from None
             raise
         entries = [
             BudgetStatus(
@@ -184,10 +193,10 @@ class PostgresLedger(SQLLedger):
         holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
         return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
 
-    def mark_sent(self, call_id: str, now: float) -> None:
+    def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
         """One round trip: ``costrouter_sent`` marks the pending entry and the holds."""
         with self._call() as connection:
-            connection.execute("SELECT costrouter_sent(%s, %s)", (call_id, now))
+            connection.execute("SELECT costrouter_sent(%s, %s, %s)", (call_id, attempt, now))
 
     def settle(self, row: LedgerRow, now: float) -> bool:
         """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""

@@ -31,20 +31,22 @@ $$;
 
 -- The call's pending entry: what it would be billed if it were sent and never settled.
 CREATE FUNCTION costrouter_pend(
-    p_call text, p_tags jsonb, p_amount bigint, p_now double precision, p_expires double precision
+    p_call text, p_attempt integer, p_tags jsonb, p_amount bigint, p_now double precision,
+    p_expires double precision
 ) RETURNS void LANGUAGE sql VOLATILE AS $$
-    INSERT INTO pending (call_id, tags, amount_nusd, reserved_at, expires_at)
-    VALUES (p_call, p_tags::text, p_amount, p_now, p_expires)
-    ON CONFLICT (call_id) DO UPDATE SET tags = excluded.tags, amount_nusd = excluded.amount_nusd,
-        reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, sent_at = NULL;
+    INSERT INTO pending (call_id, attempt, tags, amount_nusd, reserved_at, expires_at)
+    VALUES (p_call, p_attempt, p_tags::text, p_amount, p_now, p_expires)
+    ON CONFLICT (call_id, attempt) DO UPDATE SET tags = excluded.tags,
+        amount_nusd = excluded.amount_nusd, reserved_at = excluded.reserved_at,
+        expires_at = excluded.expires_at, sent_at = NULL;
 $$;
 
 -- A call about to be sent: its holds count until it is settled (they expire never), and its
 -- pending entry says it may be charged.
-CREATE FUNCTION costrouter_sent(p_call text, p_now double precision)
+CREATE FUNCTION costrouter_sent(p_call text, p_attempt integer, p_now double precision)
 RETURNS void LANGUAGE sql VOLATILE AS $$
-    UPDATE pending SET sent_at = p_now WHERE call_id = p_call;
-    UPDATE holds SET expires_at = 1e300 WHERE call_id = p_call;
+    UPDATE pending SET sent_at = p_now WHERE call_id = p_call AND attempt = p_attempt;
+    UPDATE holds SET expires_at = 1e300 WHERE call_id = p_call AND attempt = p_attempt;
 $$;
 
 -- Every pending call whose hold's time is up: one sent (its process died, or its settlement
@@ -57,10 +59,11 @@ BEGIN
     WITH expired AS (
         DELETE FROM pending p WHERE p.expires_at <= p_now RETURNING p.*
     ), unsent AS (
-        DELETE FROM holds h USING expired e WHERE h.call_id = e.call_id AND e.sent_at IS NULL
+        DELETE FROM holds h USING expired e
+         WHERE h.call_id = e.call_id AND h.attempt = e.attempt AND e.sent_at IS NULL
     ), orphans AS (
         INSERT INTO calls
-        SELECT e.call_id, e.reserved_at,
+        SELECT e.call_id, e.attempt, e.reserved_at,
                to_char(to_timestamp(e.reserved_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD'),
                (date_trunc('week', to_timestamp(e.reserved_at) AT TIME ZONE 'UTC')::date)::text,
                (date_trunc('month', to_timestamp(e.reserved_at) AT TIME ZONE 'UTC')::date)::text,
@@ -69,12 +72,12 @@ BEGIN
                COALESCE(e.tags::jsonb ->> 'provider', 'unknown'),
                e.tags::jsonb ->> 'user', e.tags::jsonb ->> 'project', e.tags,
                0, 0, 0, 0, e.amount_nusd, e.amount_nusd, e.amount_nusd, e.amount_nusd,
-               'orphaned', 0, 1
+               'orphaned', 0, 1, 'sent and never settled: billed at the reserved worst case'
           FROM expired e WHERE e.sent_at IS NOT NULL
-        ON CONFLICT (call_id) DO NOTHING
-        RETURNING call_id, cost_nusd
+        ON CONFLICT (call_id, attempt) DO NOTHING
+        RETURNING call_id, attempt, cost_nusd
     ), held AS (
-        DELETE FROM holds h USING orphans o WHERE h.call_id = o.call_id
+        DELETE FROM holds h USING orphans o WHERE h.call_id = o.call_id AND h.attempt = o.attempt
         RETURNING h.scope, h.period, h.win, o.cost_nusd
     )
     INSERT INTO spend_deltas (scope, period, win, spent_nusd)
@@ -95,7 +98,8 @@ $$;
 -- plan_cache_mode: plan each statement once per session. Left to choose, PostgreSQL can
 -- re-plan them on every call (on a ledger with history that doubled a reservation's time).
 CREATE FUNCTION costrouter_reserve(
-    p_call text, p_amount bigint, p_tags jsonb, p_now double precision, p_expires double precision
+    p_call text, p_attempt integer, p_amount bigint, p_tags jsonb, p_now double precision,
+    p_expires double precision
 ) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
                  spent bigint, reserved bigint)
 SET plan_cache_mode = force_generic_plan
@@ -114,7 +118,7 @@ DECLARE
     unfolded bigint;
 BEGIN
     PERFORM costrouter_sweep(p_now);
-    IF EXISTS (SELECT 1 FROM calls c WHERE c.call_id = p_call) THEN
+    IF EXISTS (SELECT 1 FROM calls c WHERE c.call_id = p_call AND c.attempt = p_attempt) THEN
         RAISE unique_violation USING MESSAGE = 'costrouter: call id already recorded';
     END IF;
     SELECT array_agg(m.scope ORDER BY m.scope, m.period),
@@ -126,7 +130,7 @@ BEGIN
       INTO k_scope, k_period, k_win, k_limit, k_soft, k_tz
       FROM costrouter_matching(p_tags, p_now) m;
     IF k_scope IS NULL THEN
-        PERFORM costrouter_pend(p_call, p_tags, p_amount, p_now, p_expires);
+        PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires);
         RETURN;  -- no budget applies: nothing to hold
     END IF;
     INSERT INTO budget_spend (scope, period, win, spent_nusd)
@@ -143,7 +147,8 @@ BEGIN
     SELECT array_agg(s.spent_nusd + COALESCE(d.total, 0) ORDER BY k.n),
            array_agg(COALESCE((SELECT SUM(h.amount_nusd) FROM holds h
                                WHERE h.scope = k.scope AND h.period = k.period AND h.win = k.win
-                                 AND h.expires_at > p_now AND h.call_id <> p_call), 0)::bigint
+                                 AND h.expires_at > p_now
+                                 AND NOT (h.call_id = p_call AND h.attempt = p_attempt)), 0)::bigint
                      ORDER BY k.n),
            MAX(d.count)
       INTO k_spent, k_reserved, unfolded
@@ -160,11 +165,11 @@ BEGIN
             RETURN;  -- the caller raises from the rows; no hold is written
         END IF;
     END LOOP;
-    DELETE FROM holds h WHERE h.call_id = p_call;
-    INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at)
-    SELECT p_call, u.scope, u.period, u.win, p_amount, p_expires
+    DELETE FROM holds h WHERE h.call_id = p_call AND h.attempt = p_attempt;
+    INSERT INTO holds (call_id, attempt, scope, period, win, amount_nusd, expires_at)
+    SELECT p_call, p_attempt, u.scope, u.period, u.win, p_amount, p_expires
       FROM unnest(k_scope, k_period, k_win) AS u(scope, period, win);
-    PERFORM costrouter_pend(p_call, p_tags, p_amount, p_now, p_expires);
+    PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires);
     IF unfolded >= 32 THEN
         WITH folded AS (
             DELETE FROM spend_deltas d
@@ -191,13 +196,14 @@ DECLARE
     held integer;
 BEGIN
     PERFORM costrouter_sweep(p_now);
-    DELETE FROM pending p WHERE p.call_id = p_row.call_id;  -- first, as the sweep does
-    INSERT INTO calls SELECT (p_row).* ON CONFLICT (call_id) DO NOTHING;
+    DELETE FROM pending p WHERE p.call_id = p_row.call_id AND p.attempt = p_row.attempt;
+    INSERT INTO calls SELECT (p_row).* ON CONFLICT (call_id, attempt) DO NOTHING;
     IF NOT FOUND THEN
         RETURN false;
     END IF;
     WITH gone AS (
-        DELETE FROM holds h WHERE h.call_id = p_row.call_id RETURNING h.scope, h.period, h.win
+        DELETE FROM holds h WHERE h.call_id = p_row.call_id AND h.attempt = p_row.attempt
+        RETURNING h.scope, h.period, h.win
     ), added AS (
         INSERT INTO spend_deltas (scope, period, win, spent_nusd)
         SELECT g.scope, g.period, g.win, p_row.cost_nusd FROM gone g WHERE p_row.cost_nusd <> 0

@@ -22,9 +22,11 @@ from .calendar import calendar_keys
 SCHEMA_VERSION = 1
 
 #: The ``calls`` table, column by column: (name, SQL type). Everything about a call but its
-#: content; ``day``/``week``/``month`` are its UTC calendar windows, for reports.
+#: content, one row per attempt that may have been charged (``attempt`` numbers them within the
+#: call); ``day``/``week``/``month`` are its UTC calendar windows, for reports.
 CALL_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("call_id", "TEXT PRIMARY KEY"),
+    ("call_id", "TEXT NOT NULL"),
+    ("attempt", "INTEGER NOT NULL"),
     ("ts", "DOUBLE PRECISION NOT NULL"),
     ("day", "TEXT NOT NULL"),
     ("week", "TEXT NOT NULL"),
@@ -46,10 +48,11 @@ CALL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "TEXT NOT NULL"),
     ("latency", "DOUBLE PRECISION NOT NULL"),
     ("attempts", "INTEGER NOT NULL"),
+    ("note", "TEXT NOT NULL"),
 )
 _NAMES = ", ".join(name for name, _ in CALL_COLUMNS)
 INSERT_ROW = f"INSERT INTO calls ({_NAMES}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
-SELECT_ROWS = f"SELECT {_NAMES} FROM calls ORDER BY ts, call_id"
+SELECT_ROWS = f"SELECT {_NAMES} FROM calls ORDER BY ts, call_id, attempt"
 
 
 def tables(clustered: str) -> tuple[str, ...]:
@@ -64,16 +67,17 @@ def tables(clustered: str) -> tuple[str, ...]:
     scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
     spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win)){clustered}""",
         f"""CREATE TABLE holds (
-    call_id TEXT NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
-    amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
-    PRIMARY KEY (call_id, scope, period)){clustered}""",
+    call_id TEXT NOT NULL, attempt INTEGER NOT NULL, scope TEXT NOT NULL, period TEXT NOT NULL,
+    win TEXT NOT NULL, amount_nusd BIGINT NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (call_id, attempt, scope, period)){clustered}""",
         "CREATE INDEX holds_by_budget ON holds (scope, period, win, expires_at, amount_nusd)",
         f"""CREATE TABLE pending (
-    call_id TEXT NOT NULL PRIMARY KEY, tags TEXT NOT NULL, amount_nusd BIGINT NOT NULL,
-    reserved_at DOUBLE PRECISION NOT NULL, expires_at DOUBLE PRECISION NOT NULL,
-    sent_at DOUBLE PRECISION){clustered}""",
+    call_id TEXT NOT NULL, attempt INTEGER NOT NULL, tags TEXT NOT NULL,
+    amount_nusd BIGINT NOT NULL, reserved_at DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL, sent_at DOUBLE PRECISION,
+    PRIMARY KEY (call_id, attempt)){clustered}""",
         "CREATE INDEX pending_by_expiry ON pending (expires_at)",
-        f"CREATE TABLE calls (\n    {calls})",
+        f"CREATE TABLE calls (\n    {calls},\n    PRIMARY KEY (call_id, attempt))",
         "CREATE INDEX calls_by_ts ON calls (ts)",
     )
 
@@ -113,6 +117,7 @@ def row_values(row: LedgerRow) -> tuple[Any, ...]:
     tags = row.tag_map
     return (
         row.call_id,
+        row.attempt,
         row.ts,
         *calendar_keys(row.ts),
         row.requested_model,
@@ -132,6 +137,7 @@ def row_values(row: LedgerRow) -> tuple[Any, ...]:
         row.status,
         row.latency,
         row.attempts,
+        row.note,
     )
 
 
@@ -140,6 +146,7 @@ def row_from(values: Sequence[Any]) -> LedgerRow:
     column = dict(zip((name for name, _ in CALL_COLUMNS), values, strict=True))
     return LedgerRow(
         call_id=column["call_id"],
+        attempt=int(column["attempt"]),
         ts=float(column["ts"]),
         requested_model=column["requested_model"],
         served_model=column["served_model"],
@@ -155,4 +162,5 @@ def row_from(values: Sequence[Any]) -> LedgerRow:
         status=column["status"],
         latency=float(column["latency"]),
         attempts=int(column["attempts"]),
+        note=column["note"],
     )

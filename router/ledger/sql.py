@@ -134,10 +134,14 @@ class SQLLedger(Ledger):
             return self._budgets(cur)
 
     def _entries(
-        self, cur: Cursor, budgets: Sequence[Budget], now: float, exclude: str
+        self,
+        cur: Cursor,
+        budgets: Sequence[Budget],
+        now: float,
+        exclude: tuple[str, int] = ("", 0),
     ) -> list[BudgetStatus]:
-        """Each budget's window with its settled spend and live holds (other than ``exclude``'s),
-        read in one statement."""
+        """Each budget's window with its settled spend and live holds (other than those of the
+        attempt ``exclude``, being reserved again), read in one statement."""
         if not budgets:
             return []
         windows = [(b.scope_text, b.period, b.window(now)) for b in budgets]
@@ -149,8 +153,8 @@ class SQLLedger(Ledger):
                 f"SELECT k.scope, k.period, k.win, {self._spent_sql}, "
                 "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
                 "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
-                "AND h.call_id <> ?) FROM k",
-                [v for key in keys for v in key] + [now, exclude],
+                "AND NOT (h.call_id = ? AND h.attempt = ?)) FROM k",
+                [v for key in keys for v in key] + [now, *exclude],
             ).fetchall()
         }
         return [
@@ -160,7 +164,7 @@ class SQLLedger(Ledger):
 
     def status(self, now: float) -> list[BudgetStatus]:
         with self._transaction(write=False) as cur:
-            return self._entries(cur, self._budgets(cur), now, "")
+            return self._entries(cur, self._budgets(cur), now)
 
     def reserve(
         self,
@@ -169,25 +173,29 @@ class SQLLedger(Ledger):
         tags: Mapping[str, str],
         now: float,
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
+        *,
+        attempt: int = 1,
     ) -> Reservation:
         units = to_units(amount)
-        amount, expires = from_units(units), now + hold_seconds
+        amount, expires, key = from_units(units), now + hold_seconds, (call_id, attempt)
         with self._transaction() as cur:  # only reads and writes under the lock
             self._sweep(cur, now)
-            if cur.execute("SELECT 1 FROM calls WHERE call_id = ?", (call_id,)).fetchone():
-                raise recorded_already(call_id)
-            entries = self._entries(cur, matching(self._budgets(cur), tags), now, call_id)
+            if cur.execute("SELECT 1 FROM calls WHERE call_id = ? AND attempt = ?", key).fetchone():
+                raise recorded_already(call_id, attempt)
+            entries = self._entries(cur, matching(self._budgets(cur), tags), now, key)
             warnings = check_limits(entries, amount)  # raises: the transaction rolls back
-            cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
+            cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = ?", key)
             if entries:
                 cur.execute(
-                    "INSERT INTO holds (call_id, scope, period, win, amount_nusd, expires_at) "
-                    f"VALUES {_values(len(entries), 6)}",
+                    "INSERT INTO holds "
+                    "(call_id, attempt, scope, period, win, amount_nusd, expires_at) "
+                    f"VALUES {_values(len(entries), 7)}",
                     [
                         v
                         for e in entries
                         for v in (
                             call_id,
+                            attempt,
                             e.budget.scope_text,
                             e.budget.period,
                             e.window,
@@ -197,36 +205,43 @@ class SQLLedger(Ledger):
                     ],
                 )
             cur.execute(
-                "INSERT INTO pending (call_id, tags, amount_nusd, reserved_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (call_id) DO UPDATE SET "
+                "INSERT INTO pending "
+                "(call_id, attempt, tags, amount_nusd, reserved_at, expires_at) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, attempt) DO UPDATE SET "
                 "tags = excluded.tags, amount_nusd = excluded.amount_nusd, "
                 "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, "
                 "sent_at = NULL",
-                (call_id, tags_json(tuple(sorted(tags.items()))), units, now, expires),
+                (*key, tags_json(tuple(sorted(tags.items()))), units, now, expires),
             )
         holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
         return Reservation(call_id, amount, expires, holds, warnings)
 
-    def mark_sent(self, call_id: str, now: float) -> None:
+    def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
+        key = (call_id, attempt)
         with self._transaction() as cur:
-            cur.execute("UPDATE pending SET sent_at = ? WHERE call_id = ?", (now, call_id))
-            cur.execute("UPDATE holds SET expires_at = ? WHERE call_id = ?", (FOREVER, call_id))
+            cur.execute(
+                "UPDATE pending SET sent_at = ? WHERE call_id = ? AND attempt = ?", (now, *key)
+            )
+            cur.execute(
+                "UPDATE holds SET expires_at = ? WHERE call_id = ? AND attempt = ?", (FOREVER, *key)
+            )
 
     def _sweep(self, cur: Cursor, now: float) -> None:
         """Inside a write transaction: bill every sent call whose hold's time is up as an
         orphaned row at its reservation (into the windows it held), and forget unsent ones."""
         expired = cur.execute(
             "DELETE FROM pending WHERE expires_at <= ? "
-            "RETURNING call_id, tags, amount_nusd, reserved_at, sent_at",
+            "RETURNING call_id, attempt, tags, amount_nusd, reserved_at, sent_at",
             (now,),
         ).fetchall()
-        for call_id, tags, units, reserved_at, sent_at in expired:
+        for call_id, attempt, tags, units, reserved_at, sent_at in expired:
             if sent_at is None:
-                cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
-            else:
-                self._record(
-                    cur, orphan_row(call_id, tags, from_units(int(units)), reserved_at), now
+                cur.execute(
+                    "DELETE FROM holds WHERE call_id = ? AND attempt = ?", (call_id, attempt)
                 )
+            else:
+                orphan = orphan_row(call_id, attempt, tags, from_units(int(units)), reserved_at)
+                self._record(cur, orphan, now)
 
     def settle(self, row: LedgerRow, now: float) -> bool:
         with self._transaction() as cur:
@@ -238,13 +253,15 @@ class SQLLedger(Ledger):
         holds, those its tags match now); free its holds and its pending entry."""
         values, cost = row_values(row), to_units(row.cost)
         inserted = cur.execute(
-            INSERT_ROW + " ON CONFLICT (call_id) DO NOTHING RETURNING call_id", values
+            INSERT_ROW + " ON CONFLICT (call_id, attempt) DO NOTHING RETURNING call_id", values
         ).fetchone()
         if inserted is None:
             return False
-        cur.execute("DELETE FROM pending WHERE call_id = ?", (row.call_id,))
+        attempt = (row.call_id, row.attempt)
+        cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = ?", attempt)
         keys = cur.execute(
-            "DELETE FROM holds WHERE call_id = ? RETURNING scope, period, win", (row.call_id,)
+            "DELETE FROM holds WHERE call_id = ? AND attempt = ? RETURNING scope, period, win",
+            attempt,
         ).fetchall() or [
             (b.scope_text, b.period, b.window(now))
             for b in matching(self._budgets(cur), row.tag_map)
@@ -313,14 +330,14 @@ class SQLLedger(Ledger):
                         params,
                     ).fetchall()
                 )
-            statuses = self._entries(cur, self._budgets(cur), now, "")
+            statuses = self._entries(cur, self._budgets(cur), now)
         rows.sort(key=lambda r: tuple((v is None, v or "") for v in r.key))
         return Report(query, tuple(rows), total, tuple(statuses), days)
 
-    def _drop_holds(self, call_id: str) -> None:
+    def _drop_holds(self, call_id: str, attempt: int) -> None:
         with self._transaction() as cur:
-            cur.execute("DELETE FROM pending WHERE call_id = ?", (call_id,))
-            cur.execute("DELETE FROM holds WHERE call_id = ?", (call_id,))
+            cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = ?", (call_id, attempt))
+            cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = ?", (call_id, attempt))
 
     def rows(self) -> list[LedgerRow]:
         with self._transaction(write=False) as cur:
