@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
     )
 
     from .errors import (
+        AnswerLostError as AnswerLostError,
         AuthenticationError as AuthenticationError,
         BadRequestError as BadRequestError,
         BadResponseError as BadResponseError,
@@ -130,6 +131,7 @@ _LAZY = {
     **dict.fromkeys(("InputError", "Range", "RouterError"), "pricing"),
     **dict.fromkeys(
         (
+            "AnswerLostError",
             "AuthenticationError",
             "BadRequestError",
             "BadResponseError",

@@ -21,7 +21,8 @@ be read, and caught, in one place. ``exit_code`` is what the command line exits 
     │   ├── ForbiddenError               403
     │   ├── RateLimitError               429 (retried, honouring Retry-After)
     │   ├── ServerError                  5xx (retried)
-    │   ├── GatewayConnectionError       no answer: refused, reset, timed out (retried)
+    │   ├── GatewayConnectionError       no connection: refused, unresolvable (nothing sent; retried)
+    │   ├── AnswerLostError              sent, answer lost: timeout, reset, cut (billed: worst case)
     │   └── BadResponseError             not a completion: not JSON, the wrong shape, "errored"
     └── LedgerError                      the ledger's storage failed; the driver's error is the cause
 
@@ -40,6 +41,7 @@ from pricing.errors import (
 
 from .fetch import ImageFetchError
 from .gateway.errors import (
+    AnswerLostError,
     AuthenticationError,
     BadRequestError,
     BadResponseError,
@@ -57,6 +59,7 @@ from .ledger.budgets import BudgetExceededError
 from .routing.policy import NoModelQualifiesError
 
 __all__ = [
+    "AnswerLostError",
     "AuthenticationError",
     "BadRequestError",
     "BadResponseError",

@@ -16,7 +16,7 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from pricing import Catalog, InputError, ModelSpec, Usage, price
+from pricing import Catalog, InputError, ModelSpec, Usage, price, usd_text
 
 from .estimate.estimator import Estimate
 from .gateway.client import DEFAULT_BASE_URL, GatewayClient
@@ -48,6 +48,8 @@ class _Call:
     now: float
     attempts: _Attempts
     deadline: float
+    #: The number of the reservation in use: it moves on after an attempt that was billed.
+    attempt: int = 1
 
     def left(self, clock: Callable[[], float]) -> float:
         """Seconds left of the call's deadline."""
@@ -105,6 +107,11 @@ class CallResult:
     seconds: float
     request_id: str | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    #: Why the call is billed as it is when that is not plain metering (usage above the
+    #: reservation, usage that cannot be real, a tier the usage passed, a stream cut short).
+    note: str = ""
+    #: Which of the call's billed attempts answered (earlier ones may have been billed too).
+    attempt: int = 1
 
     @property
     def text(self) -> str:
@@ -245,8 +252,8 @@ class Router:
             events = self.client.stream(body, call.attempts, seconds=call.left(self._clock))
             first = next(events, None)  # a failure before the first byte raises here
 
-            def finish(completion: Completion) -> CallResult:
-                return self._finish(call, candidate, tags, completion)
+            def finish(completion: Completion, note: str) -> CallResult:
+                return self._finish(call, candidate, tags, completion, note)
 
             return CallStream(call.id, candidate, first, events, finish)
 
@@ -275,14 +282,12 @@ class Router:
         last: tuple[Candidate, dict[str, str], GatewayError] | None = None
         for candidate, tagged in self._reserved(decision, policy, call, tags):
             if self.ledger is not None:  # from here on, the call may be charged
-                self.ledger.mark_sent(call.id, call.now)
+                self.ledger.mark_sent(call.id, call.now, attempt=call.attempt)
             try:
                 return send(call, candidate, tagged)
             except GatewayError as exc:
-                exc.attempts = tuple(call.attempts)
+                self._failed(call, candidate, tagged, exc)
                 last = (candidate, tagged, exc)
-                if self.ledger is not None:
-                    self.ledger.release(call.id, call.now)
                 left = call.left(self._clock)
                 if not exc.fallback or left <= 0 or (exc.retry_after or 0) >= left:
                     break
@@ -290,14 +295,43 @@ class Router:
         failed, failed_tags, error = last
         if self.ledger is not None:
             row = self._error_row(call, failed, failed_tags)
-            self.ledger.release(call.id, call.now, row)
+            self.ledger.release(call.id, call.now, row, attempt=call.attempt)
         raise error
 
+    def _failed(
+        self, call: _Call, candidate: Candidate, tags: dict[str, str], error: GatewayError
+    ) -> None:
+        """Account for a failed attempt: one the gateway may have charged (the request was
+        sent and its answer lost or unusable) is recorded at its worst case, and the call's
+        next attempt gets a reservation of its own; one it did not charge frees its hold."""
+        if error.charged:
+            lost = Completion((), (), None, None, None)
+            self._finish(call, candidate, tags, lost, f"no usable answer: {error.message}")
+            call.attempt += 1
+        else:
+            self._set_cost(call, Decimal(0))
+            if self.ledger is not None:
+                self.ledger.release(call.id, call.now, attempt=call.attempt)
+        error.attempts = tuple(call.attempts)
+
+    @staticmethod
+    def _set_cost(call: _Call, cost: Decimal) -> None:
+        """What the call's latest attempt was billed, on its Attempt record."""
+        if call.attempts:
+            call.attempts[-1] = attrs.evolve(call.attempts[-1], cost=cost)
+
     def _finish(
-        self, call: _Call, candidate: Candidate, tags: dict[str, str], completion: Completion
+        self,
+        call: _Call,
+        candidate: Candidate,
+        tags: dict[str, str],
+        completion: Completion,
+        note: str = "",
     ) -> CallResult:
-        """Meter the answer and settle it in the ledger."""
-        result = self._meter(call, candidate, completion, tags)
+        """Meter the answer (or the lost one, at the worst case) and settle its attempt."""
+        result = self._meter(call, candidate, completion, tags, note)
+        self._set_cost(call, result.cost)
+        result = attrs.evolve(result, attempts=tuple(call.attempts))
         if self.ledger is not None:
             self.ledger.settle(self._row(result, call.now), call.now)
         return result
@@ -335,7 +369,7 @@ class Router:
         assert self.ledger is not None
         held_for = self.hold_seconds + (self._wall_clock() - call.now)
         reservation = self.ledger.reserve(
-            call.id, candidate.estimate.cost.high, tags, call.now, held_for
+            call.id, candidate.estimate.cost.high, tags, call.now, held_for, attempt=call.attempt
         )
         for status in reservation.warnings:
             log.warning(
@@ -371,6 +405,8 @@ class Router:
             status=result.status,
             latency=result.seconds,
             attempts=len(result.attempts),
+            attempt=result.attempt,
+            note=result.note,
         )
 
     def _error_row(self, call: _Call, candidate: Candidate, tags: Mapping[str, str]) -> LedgerRow:
@@ -392,17 +428,30 @@ class Router:
             status="error",
             latency=self._clock() - call.started,
             attempts=len(call.attempts),
+            attempt=call.attempt,
         )
 
     def _meter(
-        self, call: _Call, candidate: Candidate, completion: Completion, tags: Mapping[str, str]
+        self,
+        call: _Call,
+        candidate: Candidate,
+        completion: Completion,
+        tags: Mapping[str, str],
+        note: str = "",
     ) -> CallResult:
-        """Price the completion at the snapshot that served it, or at the worst case."""
+        """Price the completion at the snapshot that served it, from the usage the gateway
+        reported, recorded as reported; without usage, or with usage that cannot be real, at
+        the worst case. Whatever is unusual is said in the result's note (and the row's)."""
         served = self._served(candidate.model, completion.served_model)
-        if completion.usage is not None:
-            cost, metered = price(served, completion.usage).total, True
+        usage, worst = completion.usage, candidate.estimate.cost.high
+        problem = None if usage is None else _impossible(usage, served, len(completion.texts))
+        if usage is None or problem is not None:
+            cost, metered = worst, False
+            notes = [note, problem and f"{problem}: billed at the worst case, for review"]
         else:
-            cost, metered = candidate.estimate.cost.high, False
+            cost, metered = price(served, usage, past_last=True).total, True
+            notes = [note, *_unusual(usage, served, candidate, cost)]
+        usage = None if problem is not None else usage
         return CallResult(
             call_id=call.id,
             model=candidate.model,
@@ -417,9 +466,52 @@ class Router:
             seconds=self._clock() - call.started,
             request_id=completion.request_id,
             tags=tuple(sorted(tags.items())),
+            note="; ".join(n for n in notes if n),
+            attempt=call.attempt,
         )
 
     def _served(self, requested: str, served_name: str | None) -> ModelSpec:
         if served_name and served_name in self.catalog:
             return self.catalog.get(served_name)
         return self.catalog.get(requested)
+
+
+def _impossible(usage: Usage, served: ModelSpec, choices: int) -> str | None:
+    """Why a reported usage cannot be real, or None: more input than the model's context
+    window, or more output than its output limit for every choice."""
+    if usage.input_tokens > served.context_window:
+        return (
+            f"reported {usage.input_tokens:,} input tokens, more than {served.id}'s "
+            f"{served.context_window:,}-token window"
+        )
+    if usage.output_tokens > served.max_output_tokens * max(1, choices):
+        return (
+            f"reported {usage.output_tokens:,} output tokens, more than {served.id} can write "
+            f"({served.max_output_tokens:,} a choice)"
+        )
+    return None
+
+
+def _unusual(usage: Usage, served: ModelSpec, candidate: Candidate, cost: Decimal) -> list[str]:
+    """What a real usage did beyond the reservation: the reasons a cost passed it, and an
+    input past the last price tier (priced at the last tier)."""
+    notes = []
+    last = served.tiers[-1].up_to
+    if last is not None and usage.input_tokens > last:
+        notes.append(f"input {usage.input_tokens:,} is past the last tier ({last:,}): priced at it")
+    estimate = candidate.estimate
+    if cost > estimate.cost.high:
+        reasons = []
+        if usage.output_tokens > estimate.output_tokens.high:
+            reasons.append(f"output {usage.output_tokens:,} > max {estimate.output_tokens.high:,}")
+        if usage.input_tokens > estimate.input_tokens.high:
+            reasons.append(
+                f"input {usage.input_tokens:,} > estimated {estimate.input_tokens.high:,}"
+            )
+        if served.id != candidate.model:
+            reasons.append(f"served by {served.id}")
+        notes.append(
+            f"usage above the reservation (${usd_text(cost)} > ${usd_text(estimate.cost.high)}: "
+            f"{', '.join(reasons) or 'rates'}): recorded as reported"
+        )
+    return notes

@@ -131,17 +131,31 @@ def test_retries_are_bounded_in_attempts_and_time() -> None:
 
 
 @responses.activate
-def test_connection_errors_are_retried_then_reported() -> None:
-    """Refused connections and timeouts are retried and end as GatewayConnectionError."""
-    responses.post(URL, body=requests.ConnectionError("refused"))
-    responses.post(URL, body=requests.ReadTimeout("slow"))
+def test_unsent_failures_are_retried_and_lost_answers_are_not() -> None:
+    """A connection never made (refused, connect timeout) sent nothing, so it is retried and
+    ends as GatewayConnectionError; a read timeout or a reset after sending is AnswerLostError
+    at once: the gateway may have charged it (billed, not retried on one reservation)."""
+    from urllib3.exceptions import NewConnectionError
+
+    from router import AnswerLostError
+
+    refused = requests.ConnectionError(NewConnectionError(None, "Connection refused"))  # type: ignore[arg-type]  # the connection object is not needed
+    responses.post(URL, body=refused)
     responses.post(URL, json=OK)
     attempts: list[Attempt] = []
     client(FakeTime()).complete(BODY, attempts)
-    assert [a.error for a in attempts] == ["ConnectionError", "ReadTimeout", None]
+    assert [a.error for a in attempts] == ["ConnectionError", None]
     responses.replace(responses.POST, URL, body=requests.ConnectTimeout("x"))
-    with pytest.raises(GatewayConnectionError, match="ConnectTimeout"):
+    with pytest.raises(GatewayConnectionError, match="ConnectTimeout") as unsent:
         client(FakeTime(), RetryPolicy(attempts=2)).complete(BODY, [])
+    assert not unsent.value.charged
+    for lost in (requests.ReadTimeout("slow"), requests.ConnectionError("reset by peer")):
+        responses.replace(responses.POST, URL, body=lost)
+        attempts = []
+        with pytest.raises(AnswerLostError) as info:
+            client(FakeTime()).complete(BODY, attempts)
+        assert info.value.charged
+        assert len(attempts) == 1
 
 
 @responses.activate

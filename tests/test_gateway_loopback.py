@@ -103,11 +103,26 @@ def test_402_is_not_fallen_back(gateway: FakeGateway) -> None:
     assert len(gateway.received) == 1
 
 
-def test_slow_response_times_out_and_is_retried(gateway: FakeGateway) -> None:
-    """An answer slower than the read timeout is a retried connection error."""
+def test_an_answer_slower_than_the_read_timeout_is_billed_and_falls_back(
+    gateway: FakeGateway,
+) -> None:
+    """A read timeout after sending may have been charged: that attempt is recorded at its
+    worst case, and the call falls back to the next model under a new reservation."""
+    from router import MemoryLedger
+
+    ledger = MemoryLedger()
+    router = make_router(gateway, timeout=0.3)
+    router.ledger = ledger
     gateway.queue(Fault("slow", seconds=1.5))
-    result = make_router(gateway, timeout=0.3).call(Request.from_prompt("hi"), model="gpt:gpt-4o")
-    assert [a.error for a in result.attempts] == ["ReadTimeout", None]
+    result = router.call(Request.from_prompt("hi"))
+    lost, answered = result.attempts
+    assert (lost.error, lost.cost) == ("ReadTimeout", ledger.rows()[0].cost)
+    assert answered.error is None
+    assert lost.model != answered.model == result.model
+    rows = sorted(ledger.rows(), key=lambda r: r.attempt)
+    assert [(r.attempt, r.status) for r in rows] == [(1, "unmetered"), (2, "ok")]
+    assert rows[0].cost == rows[0].estimate_high > 0
+    assert "no usable answer" in rows[0].note
 
 
 def test_missing_usage_is_billed_at_the_worst_case(gateway: FakeGateway) -> None:

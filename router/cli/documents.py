@@ -135,9 +135,16 @@ def call_document(result: CallResult, tags: dict[str, str]) -> dict[str, Any]:
         "status": result.status,
         "estimate": estimate_document(result.estimate),
         "attempts": [
-            {"model": a.model, "status": a.status, "error": a.error, "seconds": round(a.seconds, 4)}
+            {
+                "model": a.model,
+                "status": a.status,
+                "error": a.error,
+                "seconds": round(a.seconds, 4),
+                "cost": None if a.cost is None else usd_text(a.cost),
+            }
             for a in result.attempts
         ],
+        "note": result.note,
         "tags": tags,
     }
 

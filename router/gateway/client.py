@@ -22,6 +22,7 @@ import attrs
 from pricing import InputError
 
 from .errors import (
+    AnswerLostError,
     Attempt,
     BadResponseError,
     GatewayConnectionError,
@@ -173,8 +174,12 @@ class GatewayClient:
             )
         except requests.RequestException as exc:
             attempts.append(Attempt(model, None, exc.__class__.__name__, self._clock() - start))
-            raise GatewayConnectionError(
-                f"no answer ({exc.__class__.__name__})", model=model
+            if _never_sent(exc):
+                raise GatewayConnectionError(
+                    f"no connection ({exc.__class__.__name__})", model=model
+                ) from None
+            raise AnswerLostError(
+                f"sent, and no answer came back ({exc.__class__.__name__})", model=model
             ) from None
         seconds = self._clock() - start
         status = response.status_code
@@ -203,23 +208,54 @@ class GatewayClient:
     def stream(
         self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
     ) -> Iterator[Mapping[str, Any]]:
-        """Send ``body`` with ``stream: true``; yield each server-sent event's JSON object."""
+        """Send ``body`` with ``stream: true``; yield each server-sent event's JSON object. A
+        stream cut after it began raises :class:`AnswerLostError` (the call may be charged)."""
+        import requests
+
         model = str(body.get("model"))
         response, seconds = self._post(dict(body, stream=True), model, attempts, stream=True)
         attempts.append(Attempt(model, 200, None, seconds))
         with response:
-            for line in response.iter_lines(decode_unicode=True):
-                if not line or not line.startswith("data:"):
-                    continue
-                data = line[5:].strip()
-                if data == "[DONE]":
-                    return
-                try:
-                    event = json.loads(data)
-                except ValueError:
-                    raise BadResponseError("a streamed event is not JSON", model=model) from None
-                if isinstance(event, Mapping):
-                    yield event
+            try:
+                for line in response.iter_lines(decode_unicode=True):
+                    if not line or not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        return
+                    try:
+                        event = json.loads(data)
+                    except ValueError:
+                        raise BadResponseError(
+                            "a streamed event is not JSON", model=model
+                        ) from None
+                    if isinstance(event, Mapping):
+                        yield event
+            except requests.RequestException as exc:  # the stream was cut
+                raise AnswerLostError(
+                    f"the stream was cut ({exc.__class__.__name__})", model=model
+                ) from None
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """True when no connection was ever made (refused, unresolvable, a connect timeout), so
+    the request cannot have reached the gateway; anything later may have been processed."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    pending, seen = [exc], set()
+    while pending:  # requests wraps urllib3's error in args, MaxRetryError in .reason
+        error = pending.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, (NewConnectionError, ConnectTimeoutError)):
+            return True
+        links = (*error.args, getattr(error, "reason", None), error.__cause__, error.__context__)
+        pending.extend(link for link in links if isinstance(link, BaseException))
+    return False
 
 
 def _error_message(response: requests.Response) -> tuple[str, int | None]:

@@ -12,13 +12,16 @@ The tree::
     ├── ForbiddenError                  403
     ├── RateLimitError                  429 (retried, honouring Retry-After)
     ├── ServerError                     5xx (retried)
-    ├── GatewayConnectionError          no answer: refused, reset, timed out (retried)
+    ├── GatewayConnectionError          no connection: refused, unresolvable, connect timeout
+    │                                   (nothing sent; retried)
+    ├── AnswerLostError                 sent, answer lost: read timeout, reset, cut (charged)
     └── BadResponseError                an answer that is not a completion: not JSON, the wrong
-                                        shape, or HTTP 200 with "status": "errored" / "error"
+                                        shape, or HTTP 200 with "status": "errored" (charged)
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import attrs
@@ -36,6 +39,9 @@ class Attempt:
     error: str | None
     seconds: float
     retry_after: float | None = None
+    #: What the attempt was billed, once the Router has recorded it (0: the gateway did not
+    #: process it; the worst case: it may have, and no usage says what).
+    cost: Decimal | None = None
 
 
 class GatewayError(RouterError):
@@ -46,6 +52,9 @@ class GatewayError(RouterError):
     retryable: ClassVar[bool] = False
     #: Worth trying the next candidate model (false where every model would fail the same way).
     fallback: ClassVar[bool] = True
+    #: The gateway may have processed, and so charged, the attempt: it is billed at its worst
+    #: case. False where it provably did not (no connection, or an HTTP error envelope).
+    charged: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -105,11 +114,23 @@ class ServerError(GatewayError):
 
 
 class GatewayConnectionError(GatewayError):
+    """No connection was made (refused, unresolvable, connect timeout): nothing was sent."""
+
     retryable = True
 
 
+class AnswerLostError(GatewayError):
+    """The request was sent and its answer lost: a read timeout, a reset or a cut after the
+    request was written. The gateway may have charged it, so it is billed at its worst case
+    and not retried on the same reservation."""
+
+    charged = True
+
+
 class BadResponseError(GatewayError):
-    pass
+    """An answer that is not a usable completion; the gateway may have charged it."""
+
+    charged = True
 
 
 BY_STATUS: dict[int, type[GatewayError]] = {

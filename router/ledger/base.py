@@ -30,6 +30,9 @@ DEFAULT_HOLD_SECONDS = 300.0
 #: A sent call's holds expire at this instant, that is never: they count until the call is
 #: settled, or billed as orphaned once their reservation's own time is up.
 FOREVER = 1e300
+#: An unsent reservation stops counting when its hold's time is up, but stays a day before it
+#: is cleared away, so a late settlement of it still lands in the windows it held.
+STALE_SECONDS = 86_400.0
 
 
 @attrs.frozen

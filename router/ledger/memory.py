@@ -18,6 +18,7 @@ from pricing import money
 from .base import (
     DEFAULT_HOLD_SECONDS,
     FOREVER,
+    STALE_SECONDS,
     Hold,
     Ledger,
     LedgerRow,
@@ -135,9 +136,10 @@ class MemoryLedger(Ledger):
         return True
 
     def _sweep(self, now: float) -> None:
-        """Bill every sent call whose hold's time is up as orphaned; forget unsent ones."""
+        """Bill every sent call whose hold's time is up as orphaned; clear unsent ones a day
+        after their time was up."""
         for key, (tags, amount, reserved_at, expires, sent) in list(self._pending.items()):
-            if expires > now:
+            if expires > (now if sent else now - STALE_SECONDS):
                 continue
             if sent:
                 self._record(orphan_row(*key, tags, amount, reserved_at), now)

@@ -51,13 +51,15 @@ $$;
 
 -- Every pending call whose hold's time is up: one sent (its process died, or its settlement
 -- failed) is billed as an orphaned row at its reservation, into the windows it held (as
--- deltas); one never sent is forgotten. Concurrent sweeps take each entry once (row locks).
+-- deltas); one never sent is cleared a day later (86400 s: STALE_SECONDS in base.py). Concurrent sweeps take each entry once (row locks).
 -- The row's values are in the calls table's column order.
 CREATE FUNCTION costrouter_sweep(p_now double precision) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     WITH expired AS (
-        DELETE FROM pending p WHERE p.expires_at <= p_now RETURNING p.*
+        DELETE FROM pending p
+         WHERE p.expires_at <= p_now AND (p.sent_at IS NOT NULL OR p.expires_at <= p_now - 86400)
+        RETURNING p.*
     ), unsent AS (
         DELETE FROM holds h USING expired e
          WHERE h.call_id = e.call_id AND h.attempt = e.attempt AND e.sent_at IS NULL

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from .base import (
     DEFAULT_HOLD_SECONDS,
     FOREVER,
+    STALE_SECONDS,
     Hold,
     Ledger,
     LedgerError,
@@ -228,11 +229,12 @@ class SQLLedger(Ledger):
 
     def _sweep(self, cur: Cursor, now: float) -> None:
         """Inside a write transaction: bill every sent call whose hold's time is up as an
-        orphaned row at its reservation (into the windows it held), and forget unsent ones."""
+        orphaned row at its reservation (into the windows it held); clear unsent ones a day
+        after their time was up."""
         expired = cur.execute(
-            "DELETE FROM pending WHERE expires_at <= ? "
+            "DELETE FROM pending WHERE expires_at <= ? AND (sent_at IS NOT NULL OR expires_at <= ?) "
             "RETURNING call_id, attempt, tags, amount_nusd, reserved_at, sent_at",
-            (now,),
+            (now, now - STALE_SECONDS),
         ).fetchall()
         for call_id, attempt, tags, units, reserved_at, sent_at in expired:
             if sent_at is None:
