@@ -42,6 +42,7 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
         RateLimitError as RateLimitError,
         ServerError as ServerError,
         UnknownModelError as UnknownModelError,
+        UnrecordedCallError as UnrecordedCallError,
     )
     from .estimate.counters import (
         LocalCounter as LocalCounter,
@@ -151,6 +152,7 @@ _LAZY = {
             "RateLimitError",
             "ServerError",
             "UnknownModelError",
+            "UnrecordedCallError",
         ),
         "router.errors",
     ),

@@ -25,6 +25,7 @@ be read, and caught, in one place. ``exit_code`` is what the command line exits 
     │   ├── AnswerLostError              sent, answer lost: timeout, reset, cut (billed: worst case)
     │   └── BadResponseError             not a completion: not JSON, the wrong shape, "errored"
     └── LedgerError                      the ledger's storage failed; the driver's error is the cause
+        └── UnrecordedCallError          answered, not recorded: the answer is in .result
 
 The root is defined in :mod:`pricing`, the package everything builds on, so a pricing error met
 inside a routed call is a ``RouterError`` too.
@@ -54,7 +55,7 @@ from .gateway.errors import (
     ServerError,
 )
 from .images import ImageError
-from .ledger.base import LedgerError
+from .ledger.base import LedgerError, UnrecordedCallError
 from .ledger.budgets import BudgetExceededError
 from .routing.policy import NoModelQualifiesError
 
@@ -81,4 +82,5 @@ __all__ = [
     "RouterError",
     "ServerError",
     "UnknownModelError",
+    "UnrecordedCallError",
 ]

@@ -23,7 +23,13 @@ from .gateway.client import DEFAULT_BASE_URL, GatewayClient
 from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
 from .gateway.wire import request_body
-from .ledger.base import DEFAULT_HOLD_SECONDS, Ledger, LedgerRow
+from .ledger.base import (
+    DEFAULT_HOLD_SECONDS,
+    Ledger,
+    LedgerError,
+    LedgerRow,
+    UnrecordedCallError,
+)
 from .ledger.budgets import BudgetExceededError, BudgetStatus, call_tags, check_tags
 from .ledger.urls import default_ledger_url, ledger_from_url
 from .request import Request
@@ -333,7 +339,10 @@ class Router:
         self._set_cost(call, result.cost)
         result = attrs.evolve(result, attempts=tuple(call.attempts))
         if self.ledger is not None:
-            self.ledger.settle(self._row(result, call.now), call.now)
+            try:
+                self.ledger.settle(self._row(result, call.now), call.now)
+            except LedgerError as exc:  # the answer is not lost with the record
+                raise UnrecordedCallError(result, exc) from exc
         return result
 
     def _reserved(
@@ -444,7 +453,9 @@ class Router:
         the worst case. Whatever is unusual is said in the result's note (and the row's)."""
         served = self._served(candidate.model, completion.served_model)
         usage, worst = completion.usage, candidate.estimate.cost.high
-        problem = None if usage is None else _impossible(usage, served, len(completion.texts))
+        problem = completion.usage_problem
+        if usage is not None:
+            problem = _impossible(usage, served, len(completion.texts))
         if usage is None or problem is not None:
             cost, metered = worst, False
             notes = [note, problem and f"{problem}: billed at the worst case, for review"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import json
+import socket
 import sys
 import threading
 import time
@@ -59,14 +60,21 @@ class _Server(ThreadingHTTPServer):
 
 @attrs.define
 class Fault:
-    """What to do to one request: ``kind`` is 429, 500, 401, 402, slow, no_usage, non_json,
-    wrong_shape or errored. ``model`` limits it to that model; ``times`` to that many uses."""
+    """What to do to one request: ``kind`` is an HTTP error (400, 401, 402, 403, 429, 500,
+    502), slow (answer after ``seconds``), reset (read the request, close without answering),
+    truncated (promise a longer body than sent), short (a body cut mid-JSON), no_usage,
+    non_json, wrong_shape, errored, cut_stream (two events, then close), usage (report
+    ``usage`` = (input, output) tokens instead of the real ones) or served (answer as
+    ``served`` instead of the model asked). ``model`` limits it to that model; ``times`` to
+    that many uses."""
 
     kind: str
     model: str | None = None
     times: int = 1
     retry_after: str | None = None
     seconds: float = 0.0
+    usage: tuple[int, int] | None = None
+    served: str | None = None
 
 
 @attrs.define
@@ -258,11 +266,41 @@ def _handler_for(gateway: FakeGateway) -> type[BaseHTTPRequestHandler]:
             if kind == "slow":
                 time.sleep(fault.seconds)
                 return False
-            if kind in ("429", "500", "401", "402", "403"):
+            if kind.isdigit():
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
                 self._envelope(int(kind), f"fault {kind}", headers)
                 return True
+            if kind == "reset":  # the request was read, and processed, but no answer left
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return True
+            if kind == "cut_stream":
+                self._stream(body, cut=True)
+                return True
             payload = answer(gateway, body)
+            if kind == "usage" and fault.usage is not None:
+                payload["usage"] = _usage(body, *fault.usage)
+                self._send(200, payload)
+                return True
+            if kind == "served":
+                payload["model"] = fault.served
+                self._send(200, payload)
+                return True
+            if kind in ("truncated", "short"):
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header(
+                    "Content-Length", str(len(data) * (2 if kind == "truncated" else 1))
+                )
+                self.end_headers()
+                self.wfile.write(
+                    data
+                    if kind == "truncated"
+                    else data[: len(data) // 2] + b" " * (len(data) - len(data) // 2)
+                )
+                self.close_connection = True
+                return True
             if kind == "no_usage":
                 payload.pop("usage")
                 self._send(200, payload)
@@ -276,16 +314,41 @@ def _handler_for(gateway: FakeGateway) -> type[BaseHTTPRequestHandler]:
                 raise AssertionError(f"unknown fault {kind}")
             return True
 
-        def _stream(self, body: dict[str, Any]) -> None:
+        def _stream(self, body: dict[str, Any], *, cut: bool = False) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for chunk in _chunks(gateway, body):
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-            self.wfile.write(b"data: [DONE]\n\n")
+            for number, chunk in enumerate(_chunks(gateway, body)):
+                if cut and number == 2:  # mid-stream: the connection drops, no last chunk
+                    self.close_connection = True
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                self._chunk(f"data: {json.dumps(chunk)}\n\n".encode())
+            self._chunk(b"data: [DONE]\n\n")
+            self._chunk(b"")
+
+        def _chunk(self, data: bytes) -> None:
+            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+            self.wfile.flush()
 
     return Handler
+
+
+def _usage(body: dict[str, Any], tokens_in: int, tokens_out: int) -> dict[str, Any]:
+    """A usage object of the provider's shape with these counts."""
+    if body["model"].startswith("gpt:"):
+        return {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        }
+    return {
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "total_tokens": tokens_in + tokens_out,
+    }
 
 
 def _chunks(gateway: FakeGateway, body: dict[str, Any]) -> Iterator[dict[str, Any]]:

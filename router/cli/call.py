@@ -11,6 +11,7 @@ from pricing import InputError, usd_display
 
 from ..gateway.client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
 from ..gateway.errors import Attempt
+from ..ledger.base import UnrecordedCallError
 from ..request import Request
 from ..router import CallResult, Router
 from ..routing.policy import Policy
@@ -54,8 +55,15 @@ def cmd_call(args: argparse.Namespace) -> int:
     policy = policy_from_args(args)
     try:
         result = _send(router, request, policy, tags, args)
+    except UnrecordedCallError as exc:  # show the answer, then say what was not recorded
+        _show(exc.result, tags, args)
+        raise
     finally:
         ledger.close()
+    return _show(result, tags, args)
+
+
+def _show(result: CallResult, tags: dict[str, str], args: argparse.Namespace) -> int:
     if args.json:
         print_json(call_document(result, tags))
         return 0

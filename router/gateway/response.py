@@ -19,13 +19,15 @@ from .errors import BadResponseError, GatewayError
 
 @attrs.frozen
 class Completion:
-    """What the model answered; ``usage`` is None when the gateway reported none."""
+    """What the model answered; ``usage`` is None when the gateway reported none, or reported
+    one that cannot be read (negative, not whole, past any call): ``usage_problem`` says which."""
 
     texts: tuple[str, ...]
     finish_reasons: tuple[str | None, ...]
     usage: Usage | None
     served_model: str | None
     request_id: str | None
+    usage_problem: str | None = None
 
     @property
     def text(self) -> str:
@@ -91,12 +93,18 @@ def parse_completion(body: Any, model: str | None = None) -> Completion:
         reasons.append(reason if isinstance(reason, str) else None)
     served = body.get("model")
     request_id = body.get("id")
+    reported = body.get("usage")
+    usage = parse_usage(reported)
+    problem = None
+    if usage is None and reported is not None:
+        problem = f"the reported usage cannot be read or be real ({str(reported)[:120]})"
     return Completion(
         tuple(texts),
         tuple(reasons),
-        parse_usage(body.get("usage")),
+        usage,
         served if isinstance(served, str) else None,
         request_id if isinstance(request_id, str) else None,
+        problem,
     )
 
 

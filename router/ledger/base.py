@@ -117,6 +117,19 @@ class LedgerError(RouterError):
     """The ledger's storage failed (the driver's error is the cause). Exit 1."""
 
 
+class UnrecordedCallError(LedgerError):
+    """The gateway answered but the ledger could not record it: the answer is in
+    :attr:`result`. The call's reservation stays, marked sent, and is billed at its worst case
+    by the first write the ledger takes after the hold's time (so it is never free)."""
+
+    def __init__(self, result: Any, cause: LedgerError) -> None:
+        self.result = result
+        super().__init__(
+            f"the call was answered (the answer is kept) but not recorded: {cause}; its hold "
+            "stays and will be billed at its worst case"
+        )
+
+
 def recorded_already(call_id: str, attempt: int = 1) -> InputError:
     """The error for a reservation under a call id the ledger has recorded: sending again would
     charge a call whose result can no longer be recorded (settling is idempotent by id)."""

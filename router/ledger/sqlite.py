@@ -135,7 +135,11 @@ class SQLiteLedger(SQLLedger):
             connection.rollback()
             raise
         else:
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            except sqlite3.Error as exc:  # a full disk, a locked or vanished file
+                connection.rollback()
+                raise LedgerError(f"ledger {self.path!r}: cannot commit: {exc}") from exc
 
     def close(self) -> None:
         handles = getattr(self._local, "handles", None)
