@@ -87,7 +87,10 @@ class Received:
 class FakeGateway:
     """Start with ``with FakeGateway() as gw:``; ``gw.base_url`` is the API base."""
 
-    def __init__(self, *, stream_usage: bool = False) -> None:
+    def __init__(self, *, stream_usage: bool = False, over_report: int = 0) -> None:
+        #: When set, every answer reports this many times the request's max_tokens as output
+        #: (a gateway billing more than it was asked for).
+        self.over_report = over_report
         self.received: list[Received] = []
         self.faults: collections.deque[Fault] = collections.deque()
         self.dead: set[str] = set()  # models that always answer 500
@@ -129,7 +132,9 @@ class FakeGateway:
 
     def usage_for(self, body: dict[str, Any]) -> tuple[int, int]:
         """Deterministic token counts the test can recompute: input from the body's size."""
-        return 20 + len(json.dumps(body["messages"])) // 4, 7 * body.get("n", 1)
+        n = body.get("n", 1)
+        output = self.over_report * body.get("max_tokens", 1000) * n if self.over_report else 7 * n
+        return 20 + len(json.dumps(body["messages"])) // 4, output
 
 
 def validate(body: Any) -> str | None:

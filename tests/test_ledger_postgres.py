@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from router import Budget
+from router import Budget, PostgresLedger
 from router.ledger.postgres import FOLD_AFTER
 
 from .conftest import postgres_schema_url
@@ -72,3 +72,81 @@ def test_schema_is_version_1_and_another_version_is_refused(url: str) -> None:
     ledger.close()
     with pytest.raises(LedgerError, match="schema version 4"):
         PostgresLedger(url)
+
+
+def test_calls_survive_their_ledger_connections_being_killed(url: str) -> None:
+    """Terminating the ledger's PostgreSQL backends every 0.2 s while 8 threads make 56 calls:
+    calls fail with the library's errors only, nothing the gateway served goes unrecorded
+    (once sent holds are swept, recorded $ >= upstream $), and no hold is left."""
+    import threading
+    import time
+
+    import psycopg
+
+    from router import GatewayClient, LedgerError, Request, RetryPolicy, Router, RouterError
+
+    from .gateway_server import API_KEY, FakeGateway
+
+    victim = f"{url}&application_name=costrouter-victim"
+    ledger = PostgresLedger(victim, max_size=8)
+    request = Request.from_prompt("Count to three.", max_tokens=100)
+    model = "gpt:gpt-4o-mini"
+    outcomes: list[str] = []
+    stop = threading.Event()
+
+    def kill() -> None:
+        with psycopg.connect(url.split("?", maxsplit=1)[0], autocommit=True) as admin:
+            while not stop.wait(0.2):
+                admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE application_name = 'costrouter-victim'"
+                )
+
+    with FakeGateway() as gateway:
+        client = GatewayClient(API_KEY, gateway.base_url, retry=RetryPolicy(attempts=1))
+        router = Router(client=client, ledger=ledger)
+
+        def work() -> None:
+            for _ in range(60 // 8):
+                try:
+                    router.call(request, model=model)
+                    outcomes.append("ok")
+                except RouterError as exc:  # anything else fails the thread, so the test
+                    outcomes.append("ledger" if isinstance(exc, LedgerError) else "other")
+
+        killer = threading.Thread(target=kill)
+        killer.start()
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=240)
+        stop.set()
+        killer.join()
+        served = len(gateway.received)
+        upstream = served * price_of(gateway, model)
+    later = time.time() + 400  # past every hold: the sweep bills what was sent, unsettled
+    ledger.reserve("sweep", Decimal(0), {}, later)
+    rows = [r for r in ledger.rows() if r.status != "error"]
+    recorded = sum((r.cost for r in rows), Decimal(0))
+    ledger.close()
+    print(
+        f"\nkilled backends: {outcomes.count('ok')} of 56 calls answered, {served} served, "
+        f"upstream ${upstream}, recorded ${recorded}"
+    )
+    assert len(outcomes) == 56
+    assert "other" not in outcomes
+    assert len(rows) >= served
+    assert recorded >= upstream > 0
+
+
+def price_of(gateway: Any, model: str) -> Decimal:
+    """What the loopback gateway charges for one of this test's calls (it is deterministic)."""
+    from pricing import Catalog, Usage, price
+    from router import Request
+    from router.gateway.wire import request_body
+
+    catalog = Catalog.bundled()
+    body = request_body(Request.from_prompt("Count to three.", max_tokens=100), catalog.get(model))
+    tokens_in, tokens_out = gateway.usage_for(body)
+    return price(catalog.get(model), Usage(tokens_in, tokens_out)).total

@@ -10,6 +10,7 @@ advisory lock.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -57,6 +58,8 @@ class _QmarkCursor:
 
 #: The PostgreSQL part of the schema: spend deltas and the server-side functions.
 FUNCTIONS = resources.files(__package__).joinpath("postgres.sql").read_text(encoding="utf-8")
+#: Seconds to wait for a pooled connection before making one for the operation alone.
+POOL_WAIT = 2.0
 #: A reservation folds a window's deltas into its spend row once there are this many (the
 #: number ``costrouter_reserve`` in postgres.sql compares with).
 FOLD_AFTER = 32
@@ -91,14 +94,18 @@ class PostgresLedger(SQLLedger):
     ) -> None:
         try:
             import psycopg
-            from psycopg_pool import ConnectionPool
+            from psycopg_pool import ConnectionPool, PoolTimeout
         except ImportError:
             raise LedgerError(f"the PostgreSQL ledger needs psycopg: {INSTALL}") from None
         super().__init__()
         self._errors = (psycopg.Error,)
         self._recorded = psycopg.errors.UniqueViolation
+        self._pool_timeout = PoolTimeout
         self.url = url
         connection = {"autocommit": True, "connect_timeout": connect_timeout}
+        self._connect = functools.partial(
+            psycopg.connect, url, autocommit=True, connect_timeout=connect_timeout
+        )
         try:  # one plain connection first: a bad URL fails now, saying why, not after retries
             psycopg.connect(url, **connection).close()  # type: ignore[arg-type]  # conninfo keywords
         except psycopg.Error as exc:
@@ -112,6 +119,7 @@ class PostgresLedger(SQLLedger):
                 open=True,
                 kwargs=connection,
                 check=ConnectionPool.check_connection,  # a connection the server dropped is replaced
+                timeout=POOL_WAIT,  # then a connection of its own: see _connection
             )
             self._pool.wait(timeout=connect_timeout * 2)
         except Exception as exc:  # psycopg_pool raises its own PoolTimeout, not a psycopg.Error
@@ -137,7 +145,7 @@ class PostgresLedger(SQLLedger):
         """Under MVCC every transaction reads a snapshot without blocking writers, so ``write``
         changes nothing here."""
         try:
-            with self._pool.connection() as connection, connection.transaction():
+            with self._connection() as connection, connection.transaction():
                 yield _QmarkCursor(connection.cursor())
         except self._errors as exc:
             raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
@@ -146,10 +154,29 @@ class PostgresLedger(SQLLedger):
     def _call(self) -> Iterator[Any]:
         """One statement in autocommit: a server-side function is its own transaction."""
         try:
-            with self._pool.connection() as connection:
+            with self._connection() as connection:
                 yield connection
         except self._errors as exc:
             raise LedgerError(f"PostgreSQL ledger: {exc}") from exc
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection; when the pool has none to give in time (it waits out a
+        reconnection backoff after the server dropped its connections, a restart say), one
+        made for this operation alone, so the ledger works as soon as the server does."""
+        try:
+            pooled = self._pool.connection()
+            connection = pooled.__enter__()
+        except self._pool_timeout:
+            with self._connect() as connection:
+                yield connection
+            return
+        try:
+            yield connection
+        except BaseException as exc:
+            pooled.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        pooled.__exit__(None, None, None)
 
     def reserve(
         self,
