@@ -28,6 +28,7 @@ from router import (
     Router,
 )
 
+from .conftest import RunCli
 from .gateway_server import API_KEY, FakeGateway, Fault
 
 CATALOG = Catalog.bundled()
@@ -200,3 +201,33 @@ def test_bad_response_errors_are_charged_and_connection_errors_are_not() -> None
     assert BadResponseError.charged
     assert not GatewayConnectionError.charged
     assert not ServerError.charged
+
+
+@pytest.mark.parametrize("name", [n for n in CASES if CASES[n].model is None])
+def test_the_command_line_answers_every_fault_with_its_exit_code_and_one_error_line(
+    name: str, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`costrouter call` against each fault: exit 0 with the answer, or 5 with one line per
+    failed attempt and one error line; never a traceback; the rows as in the library."""
+    case = CASES[name]
+    with FakeGateway() as gateway:
+        monkeypatch.setenv("MEMORIES_API_KEY", API_KEY)
+        monkeypatch.setenv("MEMORIES_BASE_URL", gateway.base_url)
+        if case.fault is not None:
+            gateway.queue(case.fault)
+        result = run_cli(
+            "call", "--prompt", "Describe the sea in one line.", "--max-tokens", "100",
+            "--timeout", "0.3", "--retries", "2",
+        )  # fmt: skip
+        received = len(gateway.received)
+    assert "Traceback" not in result.err
+    lines = [line for line in result.err.splitlines() if line]
+    if case.error is None:
+        assert result.code == 0, result.err
+        assert lines[-1].startswith("-- ")
+    else:
+        assert result.code == 5
+        assert lines[-1].startswith("costrouter: error: ")
+    assert all(line.startswith(("costrouter: ", "-- ")) for line in lines)
+    assert received == case.requests
+    assert run_cli("report", "--json").json()["total"]["calls"] == len(case.rows)

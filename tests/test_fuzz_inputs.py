@@ -258,3 +258,71 @@ def test_call_flags_out_of_range_are_one_line_before_anything_is_sent(
     assert result.err.count("\n") == 1
     assert message in result.err
     assert run_cli("report", "--json").json()["total"]["calls"] == 0
+
+
+@settings(max_examples=200)
+@given(
+    st.binary(max_size=200)
+    | st.builds(
+        lambda data: _bomb_png(*data), st.tuples(st.integers(0, 2**31), st.integers(0, 2**31))
+    )
+)
+def test_any_bytes_are_an_image_or_an_image_error(data: bytes) -> None:
+    """Bytes of any kind are measured or refused with ImageError, never a Pillow exception."""
+    from router import ImageError, read_header
+
+    try:
+        header = read_header(data)
+    except ImageError:
+        return
+    assert header.width >= 1
+    assert header.height >= 1
+
+
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["role", "content", "type", "text", "image_url", "url", "name", "detail"]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(JSONISH, max_size=3) | JSONISH)
+def test_any_openai_messages_are_a_request_or_an_input_error(messages: Any) -> None:
+    """Messages of any shape build a Request or raise InputError; paths are never read."""
+    from router import InputError, Request
+
+    try:
+        request = Request.from_openai(messages)
+    except InputError:
+        return
+    assert request.messages
+    assert all(p.data is None or p.source.startswith(("data:", "<")) for p in request.images)
+
+
+@settings(max_examples=200)
+@given(st.dictionaries(st.text(max_size=70), st.text(max_size=300), max_size=3))
+def test_any_tags_are_accepted_or_refused_before_sending(tags: dict[str, str]) -> None:
+    """Tags of any text are either accepted (and then stored) or an InputError before the
+    gateway sees the call."""
+    from router import InputError, MemoryLedger, Request, Router
+    from router.testing import FakeClient
+
+    client = FakeClient()
+    ledger = MemoryLedger()
+    try:
+        Router(client=client, ledger=ledger).call(Request.from_prompt("hi"), tags=tags)
+    except InputError:
+        assert client.sent == []
+        return
+    (row,) = ledger.rows()
+    assert all(row.tag_map[k] == v for k, v in tags.items() if k not in ("model", "provider"))
