@@ -104,16 +104,14 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
         default_ledger_url as default_ledger_url,
         ledger_from_url as ledger_from_url,
     )
+    from .metering import CallResult as CallResult
     from .request import (
         ImagePart as ImagePart,
         Message as Message,
         Request as Request,
         TextPart as TextPart,
     )
-    from .router import (
-        CallResult as CallResult,
-        Router as Router,
-    )
+    from .router import Router as Router
     from .routing.policy import (
         Candidate as Candidate,
         Decision as Decision,
@@ -159,7 +157,7 @@ _LAZY = {
     "Attempt": "router.gateway.errors",
     "Budget": "router.ledger.budgets",
     "BudgetStatus": "router.ledger.budgets",
-    "CallResult": "router.router",
+    "CallResult": "router.metering",
     "CallStream": "router.stream",
     "Candidate": "router.routing.policy",
     "ChatOverhead": "router.estimate.text",

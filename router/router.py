@@ -16,9 +16,8 @@ from typing import Any, Protocol, TypeVar
 
 import attrs
 
-from pricing import Catalog, InputError, ModelSpec, Usage, price, usd_text
+from pricing import Catalog, InputError, ModelSpec
 
-from .estimate.estimator import Estimate
 from .gateway.client import DEFAULT_BASE_URL, GatewayClient
 from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
@@ -27,11 +26,11 @@ from .ledger.base import (
     DEFAULT_HOLD_SECONDS,
     Ledger,
     LedgerError,
-    LedgerRow,
     UnrecordedCallError,
 )
 from .ledger.budgets import BudgetExceededError, BudgetStatus, call_tags, check_tags
 from .ledger.urls import default_ledger_url, ledger_from_url
+from .metering import CallResult, error_row, ledger_row, meter
 from .request import Request
 from .routing.policy import DEFAULT_POLICY, Allowance, Candidate, Decision, Policy
 from .routing.selector import Selector
@@ -94,39 +93,6 @@ class _Attempts(list[Attempt]):
         super().append(attempt)
         if self.on_attempt is not None:
             self.on_attempt(attempt)
-
-
-@attrs.frozen
-class CallResult:
-    """A finished call: what was asked, what answered, what it cost, and every attempt."""
-
-    call_id: str
-    model: str
-    served_model: str
-    texts: tuple[str, ...]
-    finish_reasons: tuple[str | None, ...]
-    usage: Usage | None
-    cost: Decimal
-    metered: bool
-    estimate: Estimate
-    attempts: tuple[Attempt, ...]
-    seconds: float
-    request_id: str | None = None
-    tags: tuple[tuple[str, str], ...] = ()
-    #: Why the call is billed as it is when that is not plain metering (usage above the
-    #: reservation, usage that cannot be real, a tier the usage passed, a stream cut short).
-    note: str = ""
-    #: Which of the call's billed attempts answered (earlier ones may have been billed too).
-    attempt: int = 1
-
-    @property
-    def text(self) -> str:
-        return self.texts[0] if self.texts else ""
-
-    @property
-    def status(self) -> str:
-        """``ok`` when the gateway's usage priced the call, ``unmetered`` when it had none."""
-        return "ok" if self.metered else "unmetered"
 
 
 class Router:
@@ -300,7 +266,15 @@ class Router:
         assert last is not None  # _reserved raises when it yields nothing
         failed, failed_tags, error = last
         if self.ledger is not None:
-            row = self._error_row(call, failed, failed_tags)
+            row = error_row(
+                failed,
+                failed_tags,
+                call_id=call.id,
+                attempt=call.attempt,
+                started=call.now,
+                seconds=self._clock() - call.started,
+                attempts=len(call.attempts),
+            )
             self.ledger.release(call.id, call.now, row, attempt=call.attempt)
         raise error
 
@@ -340,7 +314,7 @@ class Router:
         result = attrs.evolve(result, attempts=tuple(call.attempts))
         if self.ledger is not None:
             try:
-                self.ledger.settle(self._row(result, call.now), call.now)
+                self.ledger.settle(ledger_row(result, call.now), call.now)
             except LedgerError as exc:  # the answer is not lost with the record
                 raise UnrecordedCallError(result, exc) from exc
         return result
@@ -393,53 +367,6 @@ class Router:
             if self.on_soft_limit is not None:
                 self.on_soft_limit(status, reservation.amount)
 
-    def _row(self, result: CallResult, started: float) -> LedgerRow:
-        """The ledger row of a finished call, dated like its reservation: by when it started, so
-        the day a report shows it under is the day of the budget window it counted in."""
-        usage = result.usage or Usage(0, 0)
-        return LedgerRow(
-            call_id=result.call_id,
-            ts=started,
-            requested_model=result.model,
-            served_model=result.served_model,
-            tags=result.tags,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            estimate_low=result.estimate.cost.low,
-            estimate_expected=result.estimate.cost.expected,
-            estimate_high=result.estimate.cost.high,
-            cost=result.cost,
-            status=result.status,
-            latency=result.seconds,
-            attempts=len(result.attempts),
-            attempt=result.attempt,
-            note=result.note,
-        )
-
-    def _error_row(self, call: _Call, candidate: Candidate, tags: Mapping[str, str]) -> LedgerRow:
-        cost = candidate.estimate.cost
-        return LedgerRow(
-            call_id=call.id,
-            ts=call.now,
-            requested_model=candidate.model,
-            served_model=candidate.model,
-            tags=tuple(sorted(tags.items())),
-            input_tokens=0,
-            output_tokens=0,
-            cached_tokens=0,
-            reasoning_tokens=0,
-            estimate_low=cost.low,
-            estimate_expected=cost.expected,
-            estimate_high=cost.high,
-            cost=Decimal(0),
-            status="error",
-            latency=self._clock() - call.started,
-            attempts=len(call.attempts),
-            attempt=call.attempt,
-        )
-
     def _meter(
         self,
         call: _Call,
@@ -448,81 +375,20 @@ class Router:
         tags: Mapping[str, str],
         note: str = "",
     ) -> CallResult:
-        """Price the completion at the snapshot that served it, from the usage the gateway
-        reported, recorded as reported; without usage, or with usage that cannot be real, at
-        the worst case. Whatever is unusual is said in the result's note (and the row's)."""
         served = self._served(candidate.model, completion.served_model)
-        usage, worst = completion.usage, candidate.estimate.cost.high
-        problem = completion.usage_problem
-        if usage is not None:
-            problem = _impossible(usage, served, len(completion.texts))
-        if usage is None or problem is not None:
-            cost, metered = worst, False
-            notes = [note, problem and f"{problem}: billed at the worst case, for review"]
-        else:
-            cost, metered = price(served, usage, past_last=True).total, True
-            notes = [note, *_unusual(usage, served, candidate, cost)]
-        usage = None if problem is not None else usage
-        return CallResult(
+        return meter(
+            completion,
+            candidate,
+            served,
             call_id=call.id,
-            model=candidate.model,
-            served_model=served.id,
-            texts=completion.texts,
-            finish_reasons=completion.finish_reasons,
-            usage=completion.usage,
-            cost=cost,
-            metered=metered,
-            estimate=candidate.estimate,
+            attempt=call.attempt,
+            tags=tags,
             attempts=tuple(call.attempts),
             seconds=self._clock() - call.started,
-            request_id=completion.request_id,
-            tags=tuple(sorted(tags.items())),
-            note="; ".join(n for n in notes if n),
-            attempt=call.attempt,
+            note=note,
         )
 
     def _served(self, requested: str, served_name: str | None) -> ModelSpec:
         if served_name and served_name in self.catalog:
             return self.catalog.get(served_name)
         return self.catalog.get(requested)
-
-
-def _impossible(usage: Usage, served: ModelSpec, choices: int) -> str | None:
-    """Why a reported usage cannot be real, or None: more input than the model's context
-    window, or more output than its output limit for every choice."""
-    if usage.input_tokens > served.context_window:
-        return (
-            f"reported {usage.input_tokens:,} input tokens, more than {served.id}'s "
-            f"{served.context_window:,}-token window"
-        )
-    if usage.output_tokens > served.max_output_tokens * max(1, choices):
-        return (
-            f"reported {usage.output_tokens:,} output tokens, more than {served.id} can write "
-            f"({served.max_output_tokens:,} a choice)"
-        )
-    return None
-
-
-def _unusual(usage: Usage, served: ModelSpec, candidate: Candidate, cost: Decimal) -> list[str]:
-    """What a real usage did beyond the reservation: the reasons a cost passed it, and an
-    input past the last price tier (priced at the last tier)."""
-    notes = []
-    last = served.tiers[-1].up_to
-    if last is not None and usage.input_tokens > last:
-        notes.append(f"input {usage.input_tokens:,} is past the last tier ({last:,}): priced at it")
-    estimate = candidate.estimate
-    if cost > estimate.cost.high:
-        reasons = []
-        if usage.output_tokens > estimate.output_tokens.high:
-            reasons.append(f"output {usage.output_tokens:,} > max {estimate.output_tokens.high:,}")
-        if usage.input_tokens > estimate.input_tokens.high:
-            reasons.append(
-                f"input {usage.input_tokens:,} > estimated {estimate.input_tokens.high:,}"
-            )
-        if served.id != candidate.model:
-            reasons.append(f"served by {served.id}")
-        notes.append(
-            f"usage above the reservation (${usd_text(cost)} > ${usd_text(estimate.cost.high)}: "
-            f"{', '.join(reasons) or 'rates'}): recorded as reported"
-        )
-    return notes

@@ -12,8 +12,9 @@ from pricing import InputError, usd_display
 from ..gateway.client import DEFAULT_BASE_URL, GatewayClient, RetryPolicy
 from ..gateway.errors import Attempt
 from ..ledger.base import UnrecordedCallError
+from ..metering import CallResult
 from ..request import Request
-from ..router import CallResult, Router
+from ..router import Router
 from ..routing.policy import Policy
 from ..routing.selector import Selector
 from .documents import call_document, print_json

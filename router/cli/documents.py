@@ -10,7 +10,7 @@ from typing import Any
 from pricing import ModelSpec, Range, money, usd_text
 
 from ..estimate.estimator import Estimate
-from ..router import CallResult
+from ..metering import CallResult
 from ..routing.policy import Decision, Rejection
 
 PER_MILLION = 1_000_000
