@@ -5,8 +5,9 @@ needs only part of the library; ``from router import Estimator`` loads what Esti
 Importing this package never loads an HTTP client, database driver, YAML parser or Pillow.
 
 The subpackages follow a call's path: ``request`` → ``estimate/`` → ``routing/`` →
-``ledger/`` (reserve) → ``gateway/`` → ``ledger/`` (settle) → ``report/``; ``router`` and
-``stream`` run that path, ``cli/`` is the command line and ``errors`` draws every error.
+``ledger/`` (reserve) → ``gateway/`` → ``metering`` → ``ledger/`` (settle) → ``report/``;
+``router`` and ``stream`` run that path, ``cli/`` is the command line and ``errors`` draws
+every error.
 """
 
 import importlib as _importlib

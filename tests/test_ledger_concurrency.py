@@ -108,6 +108,18 @@ def test_16_processes_x_8_threads_never_overspend(shared_url: str, over_report: 
     assert status.reserved == 0
 
 
+def spawn(*args: str) -> subprocess.Popen[str]:
+    """A ``tests.ledger_workers`` process, talking over pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.ledger_workers", *args],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_a_process_killed_after_sending_is_billed_at_its_worst_case(shared_url: str) -> None:
     """SIGKILL while a sent call waits for its answer: the settled rows survive, the dead
     call's hold keeps counting past its time, and the next write to the ledger bills it as an
@@ -115,14 +127,7 @@ def test_a_process_killed_after_sending_is_billed_at_its_worst_case(shared_url: 
     ledger = ledger_from_url(shared_url)
     ledger.set_budget(Budget.parse("global", "1", period="total"))
     with FakeGateway() as gateway:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "tests.ledger_workers", "crash", shared_url, gateway.base_url],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        worker = spawn("crash", shared_url, gateway.base_url)
         assert worker.stdout is not None
         assert worker.stdin is not None
         assert worker.stdout.readline().strip() == "settled"
@@ -157,14 +162,7 @@ def test_a_process_killed_before_sending_leaves_nothing_billed(shared_url: str) 
     itself, and no row is written (nothing reached the gateway)."""
     ledger = ledger_from_url(shared_url)
     ledger.set_budget(Budget.parse("global", "1", period="total"))
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "tests.ledger_workers", "reserve", shared_url],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    worker = spawn("reserve", shared_url)
     assert worker.stdout is not None
     assert worker.stdout.readline().strip() == "reserved"
     worker.send_signal(signal.SIGKILL)
