@@ -10,10 +10,8 @@ app that fetches URLs its users send must not be steered at its own network.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import socket
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
@@ -22,6 +20,7 @@ import attrs
 
 from pricing import InputError
 
+from .http import within
 from .request import MAX_IMAGE_BYTES, ImagePart, Message, Part, Request
 
 if TYPE_CHECKING:
@@ -87,18 +86,17 @@ def fetch_image(
                 resolver=resolver,
             )
     download = _Download(session, max_bytes, timeout, allow_private, resolver)
-    worker = threading.Thread(target=download.run, args=(url,), daemon=True)
-    worker.start()  # the caller waits at most `deadline`, however slowly the server answers
-    worker.join(deadline)
-    if worker.is_alive():
-        download.abandon()
+    try:  # the caller waits at most `deadline`, however slowly the server answers
+        data = within(deadline, lambda: download.fetch(url), lambda: download.response)
+    except requests.RequestException as exc:
+        raise ImageFetchError(f"cannot fetch {url}: {exc.__class__.__name__}") from exc
+    if data is None:
         raise ImageFetchError(f"fetching {url} took over the {deadline:g} s deadline")
-    return download.result()
+    return data
 
 
 class _Download:
-    """One fetch, run in a helper thread: follows redirects (each checked), reads within the
-    byte cap, and keeps its bytes or its error for the waiting caller."""
+    """One fetch: follows redirects (each checked) and reads within the byte cap."""
 
     def __init__(
         self,
@@ -111,20 +109,8 @@ class _Download:
         self.session, self.max_bytes, self.timeout = session, max_bytes, timeout
         self.allow_private, self.resolver = allow_private, resolver
         self.response: Any = None
-        self.data: bytes | None = None
-        self.error: BaseException | None = None
 
-    def run(self, url: str) -> None:
-        import requests
-
-        try:
-            self.data = self._fetch(url)
-        except requests.RequestException as exc:
-            self.error = ImageFetchError(f"cannot fetch {url}: {exc.__class__.__name__}")
-        except BaseException as exc:  # handed to the caller's thread, raised there
-            self.error = exc
-
-    def _fetch(self, url: str) -> bytes:
+    def fetch(self, url: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
             if not self.allow_private:
                 _check_public(url, self.resolver)
@@ -154,22 +140,6 @@ class _Download:
                 raise ImageFetchError(f"{url} is over the {self.max_bytes:,}-byte cap")
             chunks.append(chunk)
         return b"".join(chunks)
-
-    def abandon(self) -> None:
-        """Shut the socket of a fetch past its deadline, so its thread's blocked read ends
-        (closing the response instead would wait for the read, which holds the buffer)."""
-        raw = getattr(self.response, "raw", None)
-        connection = getattr(raw, "connection", None) or getattr(raw, "_connection", None)
-        sock = getattr(connection, "sock", None)
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    def result(self) -> bytes:
-        if self.error is not None:
-            raise self.error
-        assert self.data is not None  # run() sets one of the two
-        return self.data
 
 
 def fetch_images(

@@ -10,6 +10,7 @@ name, Gemini the gateway shape with the prefixed name. Faults are queued per req
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import socket
 import sys
@@ -267,57 +268,77 @@ def _handler_for(gateway: FakeGateway) -> type[BaseHTTPRequestHandler]:
 
         def _fault(self, fault: Fault, body: dict[str, Any]) -> bool:
             """Apply ``fault``; True when it answered the request itself."""
-            kind = fault.kind
-            if kind == "slow":
+            if fault.kind == "slow":
                 time.sleep(fault.seconds)
                 return False
-            if kind.isdigit():
+            if fault.kind.isdigit():
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else None
-                self._envelope(int(kind), f"fault {kind}", headers)
+                self._envelope(int(fault.kind), f"fault {fault.kind}", headers)
                 return True
-            if kind == "reset":  # the request was read, and processed, but no answer left
-                self.close_connection = True
-                self.connection.shutdown(socket.SHUT_RDWR)
-                return True
-            if kind == "cut_stream":
-                self._stream(body, cut=True)
-                return True
-            payload = answer(gateway, body)
-            if kind == "usage" and fault.usage is not None:
-                payload["usage"] = _usage(body, *fault.usage)
-                self._send(200, payload)
-                return True
-            if kind == "served":
-                payload["model"] = fault.served
-                self._send(200, payload)
-                return True
-            if kind in ("truncated", "short"):
-                data = json.dumps(payload).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header(
-                    "Content-Length", str(len(data) * (2 if kind == "truncated" else 1))
-                )
-                self.end_headers()
-                self.wfile.write(
-                    data
-                    if kind == "truncated"
-                    else data[: len(data) // 2] + b" " * (len(data) - len(data) // 2)
-                )
-                self.close_connection = True
-                return True
-            if kind == "no_usage":
-                payload.pop("usage")
-                self._send(200, payload)
-            elif kind == "non_json":
-                self._send(200, b"<html>502 Bad Gateway</html>")
-            elif kind == "wrong_shape":
-                self._send(200, {"result": "ok", "data": [1, 2, 3]})
-            elif kind == "errored":
-                self._send(200, dict(payload, status="errored", error={"message": "model crashed"}))
-            else:
-                raise AssertionError(f"unknown fault {kind}")
+            handler = FAULTS.get(fault.kind)
+            if handler is None:
+                raise AssertionError(f"unknown fault {fault.kind}")
+            handler(self, fault, body, answer(gateway, body))
             return True
+
+        def reset(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            """The request was read (and processed) but the connection closes, unanswered."""
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+        def cut_stream(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            self._stream(body, cut=True)
+
+        def usage(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            assert fault.usage is not None
+            self._send(200, dict(payload, usage=_usage(body, *fault.usage)))
+
+        def served(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            self._send(200, dict(payload, model=fault.served))
+
+        def trickle(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            """Every byte inside the read timeout, the whole body far beyond it."""
+            data = json.dumps(payload).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            with contextlib.suppress(OSError):  # the client shuts its socket at its deadline
+                for byte in data:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(fault.seconds)
+
+        def truncated(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            """Half the promised body, then the connection closes."""
+            data = json.dumps(payload).encode()
+            self._raw(data, promised=2 * len(data))
+
+        def short(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            """A body of the promised length whose JSON stops halfway (padded with spaces)."""
+            data = json.dumps(payload).encode()
+            half = len(data) // 2
+            self._raw(data[:half] + b" " * (len(data) - half), promised=len(data))
+
+        def _raw(self, data: bytes, *, promised: int) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(promised))
+            self.end_headers()
+            self.wfile.write(data)
+            self.close_connection = True
+
+        def no_usage(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            payload.pop("usage")
+            self._send(200, payload)
+
+        def non_json(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            self._send(200, b"<html>502 Bad Gateway</html>")
+
+        def wrong_shape(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            self._send(200, {"result": "ok", "data": [1, 2, 3]})
+
+        def errored(self, fault: Fault, body: dict[str, Any], payload: dict[str, Any]) -> None:
+            self._send(200, dict(payload, status="errored", error={"message": "model crashed"}))
 
         def _stream(self, body: dict[str, Any], *, cut: bool = False) -> None:
             self.send_response(200)
@@ -338,6 +359,14 @@ def _handler_for(gateway: FakeGateway) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
             self.wfile.flush()
 
+    #: Fault kind → the handler method that answers it (besides slow and HTTP statuses).
+    FAULTS: dict[str, Callable[..., None]] = {
+        kind: getattr(Handler, kind)
+        for kind in (
+            "reset", "cut_stream", "usage", "served", "trickle", "truncated", "short",
+            "no_usage", "non_json", "wrong_shape", "errored",
+        )
+    }  # fmt: skip
     return Handler
 
 

@@ -231,3 +231,24 @@ def test_the_command_line_answers_every_fault_with_its_exit_code_and_one_error_l
     assert all(line.startswith(("costrouter: ", "-- ")) for line in lines)
     assert received == case.requests
     assert run_cli("report", "--json").json()["total"]["calls"] == len(case.rows)
+
+
+def test_a_trickling_answer_cannot_outlast_the_calls_deadline(ledger: Ledger) -> None:
+    """An answer sent a byte every 0.05 s (each read well inside the 0.3 s read timeout, the
+    whole body many seconds long) ends at the call's 1 s deadline: AnswerLostError, billed at
+    the worst case, and the caller waited about the deadline, not the body's length."""
+    with FakeGateway() as gateway:
+        client = GatewayClient(
+            API_KEY, gateway.base_url, timeout=(1.0, 0.3), retry=RetryPolicy(attempts=1)
+        )
+        router = Router(client=client, ledger=ledger, deadline=1.0)
+        gateway.queue(Fault("trickle", seconds=0.05))
+        started = time.monotonic()
+        with pytest.raises(AnswerLostError, match="deadline"):
+            router.call(REQUEST, model="qwen:qwen-vl-plus")
+        waited = time.monotonic() - started
+    assert waited < 2.5
+    lost, failed = sorted(ledger.rows(), key=lambda r: r.attempt)
+    assert (lost.status, lost.cost) == ("unmetered", lost.estimate_high)
+    assert "deadline" in lost.note
+    assert (failed.status, failed.cost) == ("error", 0)

@@ -21,6 +21,7 @@ import attrs
 
 from pricing import InputError
 
+from ..http import within
 from .errors import (
     AnswerLostError,
     Attempt,
@@ -148,7 +149,8 @@ class GatewayClient:
         )
         for number in range(1, self.retry.attempts + 1):
             try:
-                return self._once(body, model, attempts)
+                left = None if seconds is None else started + window - self._clock()
+                return self._once(body, model, attempts, left)
             except GatewayError as exc:
                 exc.attempts = tuple(attempts)
                 elapsed = self._clock() - started
@@ -192,13 +194,28 @@ class GatewayClient:
             raise error(message, status=status, code=code, model=model, retry_after=retry_after)
         return response, seconds
 
-    def _once(self, body: Mapping[str, Any], model: str, attempts: list[Attempt]) -> Completion:
-        response, seconds = self._post(body, model, attempts, stream=False)
+    def _once(
+        self, body: Mapping[str, Any], model: str, attempts: list[Attempt], left: float | None
+    ) -> Completion:
+        """One try. With ``left``, the answer's body must arrive within that many seconds (a
+        body trickling in a byte at a time cannot outlast the call's deadline)."""
+        import requests
+
+        response, seconds = self._post(body, model, attempts, stream=left is not None)
         try:
-            completion = parse_completion(response.json(), model)
-        except ValueError:
+            if left is not None and within(left, _body(response), lambda: response) is None:
+                raise AnswerLostError(  # recorded as an attempt by the handler below
+                    "the answer was still arriving at the call's deadline", model=model
+                )
+            completion = parse_completion(response.json(), model)  # the body, read above
+        except ValueError:  # not JSON (requests' JSON error is a ValueError too)
             attempts.append(Attempt(model, 200, "not JSON", seconds))
             raise BadResponseError("the answer is not JSON", status=200, model=model) from None
+        except requests.RequestException as exc:  # the body was cut or mangled
+            attempts.append(Attempt(model, 200, exc.__class__.__name__, seconds))
+            raise AnswerLostError(
+                f"the answer was cut ({exc.__class__.__name__})", model=model
+            ) from None
         except GatewayError as exc:
             attempts.append(Attempt(model, 200, exc.message, seconds))
             raise
@@ -235,6 +252,11 @@ class GatewayClient:
                 raise AnswerLostError(
                     f"the stream was cut ({exc.__class__.__name__})", model=model
                 ) from None
+
+
+def _body(response: requests.Response) -> Callable[[], bytes]:
+    """Reading the response's body (requests keeps it on the response, for .json())."""
+    return lambda: response.content
 
 
 def _never_sent(exc: BaseException) -> bool:
