@@ -296,9 +296,12 @@ class Router:
 
     @staticmethod
     def _set_cost(call: _Call, cost: Decimal) -> None:
-        """What the call's latest attempt was billed, on its Attempt record."""
-        if call.attempts:
-            call.attempts[-1] = attrs.evolve(call.attempts[-1], cost=cost)
+        """What the call's latest attempt was billed, on its Attempt record; the tries before
+        it on the same reservation were retried because nothing reached the gateway: 0."""
+        for index, attempt in enumerate(call.attempts):
+            if attempt.cost is None:
+                last = index == len(call.attempts) - 1
+                call.attempts[index] = attrs.evolve(attempt, cost=cost if last else Decimal(0))
 
     def _finish(
         self,

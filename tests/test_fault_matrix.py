@@ -252,3 +252,45 @@ def test_a_trickling_answer_cannot_outlast_the_calls_deadline(ledger: Ledger) ->
     assert (lost.status, lost.cost) == ("unmetered", lost.estimate_high)
     assert "deadline" in lost.note
     assert (failed.status, failed.cost) == ("error", 0)
+
+
+def test_a_connection_never_made_is_retried_and_costs_nothing(ledger: Ledger) -> None:
+    """A gateway that refuses connections (nothing listening): nothing was sent, so the tries
+    are retried and fall back, and the call's only row is its error, at no cost."""
+    from router import GatewayConnectionError
+
+    client = GatewayClient(
+        API_KEY,
+        "http://127.0.0.1:9",
+        retry=RetryPolicy(attempts=2, base=0.01),
+        sleep=lambda s: None,
+    )
+    router = Router(client=client, ledger=ledger)
+    with pytest.raises(GatewayConnectionError) as info:
+        router.call(REQUEST)
+    assert len(info.value.attempts) == 6  # 3 models x 2 tries
+    assert all(a.cost == 0 for a in info.value.attempts)
+    (row,) = ledger.rows()
+    assert (row.status, row.cost) == ("error", 0)
+    assert all(status.reserved == 0 for status in ledger.status(time.time()))
+
+
+def test_an_interrupt_after_sending_leaves_the_call_billed(ledger: Ledger) -> None:
+    """Ctrl-C while the request is out: the interrupt propagates, the hold stays marked sent,
+    and the next write after its time bills the call at its worst case."""
+    from router.testing import FakeClient
+
+    class Interrupted(FakeClient):
+        def complete(self, body: Any, attempts: Any, *, seconds: float | None = None) -> Any:
+            self.sent.append(body)
+            raise KeyboardInterrupt
+
+    client = Interrupted()
+    router = Router(client=client, ledger=ledger)
+    with pytest.raises(KeyboardInterrupt):
+        router.call(REQUEST, model="qwen:qwen-vl-plus")
+    assert ledger.rows() == []
+    ledger.reserve("next", Decimal(0), {}, time.time() + 400)
+    (orphan,) = ledger.rows()
+    assert orphan.status == "orphaned"
+    assert orphan.cost > 0
