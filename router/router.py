@@ -1,7 +1,10 @@
-"""The Router: estimate → route → send → meter, falling back along the ranked candidates.
+"""The Router: route → reserve → send → meter → settle, falling back along the ranked candidates.
 
-A call is priced from the usage the gateway reports, at the snapshot that served it. A
-response without usage is billed at the estimate's worst case and marked unmetered: never free.
+Every attempt the gateway may have charged is recorded once, never free: a reservation is
+marked sent before its request leaves; an answer is metered (``metering``) and settled; an
+answer lost after sending is billed at its worst case and the call moves on under a new
+reservation; a failure the gateway did not process frees its hold. One deadline, shorter than
+a hold, bounds the whole call.
 """
 
 from __future__ import annotations
@@ -241,8 +244,9 @@ class Router:
     ) -> _Sent:
         """The one fallback loop of :meth:`call` and :meth:`stream`: ``send`` each reserved
         candidate in turn, at most ``policy.max_models`` of them and within the call's
-        deadline, until one answers. A gateway error frees that candidate's hold and moves on,
-        or stops the call: when every model would fail alike, when the deadline has passed,
+        deadline, until one answers. A gateway error is billed at the attempt's worst case when
+        the gateway may have charged it, else frees its hold (``_failed``), then moves on, or
+        stops the call: when every model would fail alike, when the deadline has passed,
         and when the gateway asks to wait longer than the deadline leaves (a long Retry-After
         is the account's, not the model's). When none answers, the last failure is recorded as
         the call's error row and raised."""
