@@ -10,6 +10,7 @@ import responses
 
 from router import ImageFetchError, Request, fetch_image, fetch_images
 
+from .conftest import RunCli
 from .images import encoded
 
 URL = "https://images.example.com/cat.jpg"
@@ -204,3 +205,38 @@ def test_openai_messages_read_local_paths_only_when_allowed(tmp_path: Any) -> No
         {"role": "user", "content": [{"type": "image_url", "image_url": {"url": str(good)}}]}
     ]
     assert Request.from_openai(messages, allow_local_files=True).images[0].height == 20
+
+
+def test_the_cli_fetches_private_hosts_only_when_asked(run_cli: RunCli) -> None:
+    """`--fetch-images` refuses a loopback URL (exit 2, one line); `--fetch-private` fetches it
+    and the estimate has the image's real size."""
+    import http.server
+    import threading
+
+    data = encoded(320, 200, "PNG")
+
+    class Image(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Image)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/chart.png"
+    try:
+        args = ["estimate", "--model", "gpt:gpt-4o", "--image", url, "--fetch-images", "--json"]
+        refused = run_cli(*args)
+        assert refused.code == 2
+        assert "not a public address" in refused.err
+        assert refused.err.count("\n") == 1
+        fetched = run_cli(*args, "--fetch-private").json()
+        assert (fetched["images"][0]["width"], fetched["images"][0]["height"]) == (320, 200)
+    finally:
+        server.shutdown()
+        server.server_close()

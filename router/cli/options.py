@@ -80,6 +80,11 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
         help="download http(s) images to measure them (default: estimate them as a range)",
     )
     group.add_argument(
+        "--fetch-private",
+        action="store_true",
+        help="with --fetch-images, also fetch from loopback, link-local and private addresses",
+    )
+    group.add_argument(
         "--exact-text",
         action="store_true",
         help="count text exactly with tokenizer vocabularies already on this machine "
@@ -118,7 +123,7 @@ def request_from_args(args: argparse.Namespace) -> Request:
     }
     request = _build(args, options)
     if args.fetch_images:
-        request = fetch_images(request)
+        request = fetch_images(request, allow_private=args.fetch_private)
     return request
 
 
