@@ -43,7 +43,7 @@ FIELDS = st.sampled_from(
 MODELS = st.sampled_from(["gpt:gpt-4o", "qwen:qwen3-vl-plus", "gemini:gemini-2.5-pro", "gpt:new"])
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.dictionaries(MODELS, st.dictionaries(FIELDS, VALUES, max_size=4), max_size=2))
 def test_any_overlay_loads_or_raises_a_catalog_error(models: dict[str, Any]) -> None:
     """An overlay with any fields of any type is either a catalog or a CatalogError."""
@@ -260,7 +260,7 @@ def test_call_flags_out_of_range_are_one_line_before_anything_is_sent(
     assert run_cli("report", "--json").json()["total"]["calls"] == 0
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     st.binary(max_size=200)
     | st.builds(
@@ -295,7 +295,7 @@ JSONISH = st.recursive(
 )
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(JSONISH, max_size=3) | JSONISH)
 def test_any_openai_messages_are_a_request_or_an_input_error(messages: Any) -> None:
     """Messages of any shape build a Request or raise InputError; paths are never read."""
@@ -309,7 +309,7 @@ def test_any_openai_messages_are_a_request_or_an_input_error(messages: Any) -> N
     assert all(p.data is None or p.source.startswith(("data:", "<")) for p in request.images)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.text(max_size=70), st.text(max_size=300), max_size=3))
 def test_any_tags_are_accepted_or_refused_before_sending(tags: dict[str, str]) -> None:
     """Tags of any text are either accepted (and then stored) or an InputError before the
