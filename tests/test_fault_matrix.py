@@ -294,3 +294,22 @@ def test_an_interrupt_after_sending_leaves_the_call_billed(ledger: Ledger) -> No
     (orphan,) = ledger.rows()
     assert orphan.status == "orphaned"
     assert orphan.cost > 0
+
+
+def test_no_read_waits_past_the_calls_deadline(ledger: Ledger) -> None:
+    """A gateway slower to answer than the call's 0.5 s deadline, with a 10 s read timeout: the
+    wait for the answer's headers is cut at the deadline too (AnswerLostError, billed)."""
+    with FakeGateway() as gateway:
+        client = GatewayClient(
+            API_KEY, gateway.base_url, timeout=(1.0, 10.0), retry=RetryPolicy(attempts=1)
+        )
+        router = Router(client=client, ledger=ledger, deadline=0.5)
+        gateway.queue(Fault("slow", seconds=3.0))
+        started = time.monotonic()
+        with pytest.raises(AnswerLostError):
+            router.call(REQUEST, model="qwen:qwen-vl-plus")
+        assert time.monotonic() - started < 2.0
+    assert [r.status for r in sorted(ledger.rows(), key=lambda r: r.attempt)] == [
+        "unmetered",
+        "error",
+    ]

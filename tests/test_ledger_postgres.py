@@ -150,3 +150,15 @@ def price_of(gateway: Any, model: str) -> Decimal:
     body = request_body(Request.from_prompt("Count to three.", max_tokens=100), catalog.get(model))
     tokens_in, tokens_out = gateway.usage_for(body)
     return price(catalog.get(model), Usage(tokens_in, tokens_out)).total
+
+
+def test_the_sql_script_and_the_python_constants_agree() -> None:
+    """postgres.sql repeats three of the Python side's facts in SQL: the fold threshold, how
+    long an unsent reservation stays, and the orphaned row's note."""
+    from router.ledger.base import ORPHAN_NOTE, STALE_SECONDS
+    from router.ledger.postgres import functions
+
+    script = functions()
+    assert f"unfolded >= {FOLD_AFTER} THEN" in script
+    assert f"p_now - {int(STALE_SECONDS)})" in script
+    assert f"'{ORPHAN_NOTE}'" in script

@@ -163,16 +163,25 @@ class GatewayClient:
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def _post(
-        self, body: Mapping[str, Any], model: str, attempts: list[Attempt], *, stream: bool
+        self,
+        body: Mapping[str, Any],
+        model: str,
+        attempts: list[Attempt],
+        *,
+        stream: bool,
+        left: float | None,
     ) -> tuple[requests.Response, float]:
         """POST ``body``; return a 200 response and the seconds it took, else record the
-        attempt and raise the error for what happened (no answer, or the HTTP status)."""
+        attempt and raise the error for what happened (no answer, or the HTTP status). With
+        ``left``, no socket read waits longer than what is left of the call's deadline."""
         import requests
 
+        connect, read = self.timeout
+        timeout = (connect, read if left is None else max(0.001, min(read, left)))
         start = self._clock()
         try:
             response = self.session.post(
-                self.url, json=body, headers=self._headers(), timeout=self.timeout, stream=stream
+                self.url, json=body, headers=self._headers(), timeout=timeout, stream=stream
             )
         except requests.RequestException as exc:
             attempts.append(Attempt(model, None, exc.__class__.__name__, self._clock() - start))
@@ -201,7 +210,7 @@ class GatewayClient:
         body trickling in a byte at a time cannot outlast the call's deadline)."""
         import requests
 
-        response, seconds = self._post(body, model, attempts, stream=left is not None)
+        response, seconds = self._post(body, model, attempts, stream=left is not None, left=left)
         try:
             if left is not None and within(left, _body(response), lambda: response) is None:
                 raise AnswerLostError(  # recorded as an attempt by the handler below
@@ -226,12 +235,15 @@ class GatewayClient:
         self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
     ) -> Iterator[Mapping[str, Any]]:
         """Send ``body`` with ``stream: true``; yield each server-sent event's JSON object. A
-        stream cut after it began raises :class:`AnswerLostError` (the call may be charged)."""
+        stream cut after it began raises :class:`AnswerLostError` (the call may be charged).
+        ``seconds`` bounds each wait for the next bytes, not the stream's whole length."""
         import requests
 
         model = str(body.get("model"))
-        response, seconds = self._post(dict(body, stream=True), model, attempts, stream=True)
-        attempts.append(Attempt(model, 200, None, seconds))
+        response, took = self._post(
+            dict(body, stream=True), model, attempts, stream=True, left=seconds
+        )
+        attempts.append(Attempt(model, 200, None, took))
         with response:
             try:
                 for line in response.iter_lines(decode_unicode=True):

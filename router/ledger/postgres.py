@@ -57,7 +57,11 @@ class _QmarkCursor:
 
 
 #: The PostgreSQL part of the schema: spend deltas and the server-side functions.
-FUNCTIONS = resources.files(__package__).joinpath("postgres.sql").read_text(encoding="utf-8")
+def functions() -> str:
+    """``postgres.sql``, read when a new database needs its schema (not at import)."""
+    return resources.files(__package__).joinpath("postgres.sql").read_text(encoding="utf-8")
+
+
 #: Seconds to wait for a pooled connection before making one for the operation alone.
 POOL_WAIT = 2.0
 #: A reservation folds a window's deltas into its spend row once there are this many (the
@@ -135,7 +139,7 @@ class PostgresLedger(SQLLedger):
     def _create_schema(self, cur: Cursor) -> None:
         for statement in tables(clustered=""):
             cur.execute(statement)
-        cur.execute(FUNCTIONS)  # a script of several statements: sent as it is
+        cur.execute(functions())  # a script of several statements: sent as it is
 
     def __repr__(self) -> str:
         return "PostgresLedger(<url hidden>)"
