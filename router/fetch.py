@@ -10,9 +10,10 @@ app that fetches URLs its users send must not be steered at its own network.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
@@ -74,25 +75,27 @@ def fetch_image(
     or :class:`ImageFetchError`."""
     import requests
 
-    if session is None:  # one of our own, closed when done
-        with requests.Session() as own:
-            return fetch_image(
-                url,
-                session=own,
-                max_bytes=max_bytes,
-                timeout=timeout,
-                deadline=deadline,
-                allow_private=allow_private,
-                resolver=resolver,
-            )
-    download = _Download(session, max_bytes, timeout, allow_private, resolver)
-    try:  # the caller waits at most `deadline`, however slowly the server answers
-        data = within(deadline, lambda: download.fetch(url), lambda: download.response)
-    except requests.RequestException as exc:
-        raise ImageFetchError(f"cannot fetch {url}: {exc.__class__.__name__}") from exc
+    with _opened(session) as active:
+        download = _Download(active, max_bytes, timeout, allow_private, resolver)
+        try:  # the caller waits at most `deadline`, however slowly the server answers
+            data = within(deadline, lambda: download.fetch(url), lambda: download.response)
+        except requests.RequestException as exc:
+            raise ImageFetchError(f"cannot fetch {url}: {exc.__class__.__name__}") from exc
     if data is None:
         raise ImageFetchError(f"fetching {url} took over the {deadline:g} s deadline")
     return data
+
+
+@contextlib.contextmanager
+def _opened(session: requests.Session | None) -> Iterator[requests.Session]:
+    """The caller's session, or one of our own, closed when done."""
+    if session is not None:
+        yield session
+        return
+    import requests
+
+    with requests.Session() as own:
+        yield own
 
 
 class _Download:
@@ -162,12 +165,16 @@ def fetch_images(
         "allow_private": allow_private,
         "resolver": resolver,
     }
-    if session is None and any(p.is_remote and p.data is None for p in request.images):
-        import requests
+    if not any(p.is_remote and p.data is None for p in request.images):
+        return request
+    with _opened(session) as active:
+        return attrs.evolve(request, messages=tuple(_fetched(request, active, options)))
 
-        with requests.Session() as own:
-            return fetch_images(request, session=own, **options)
-    messages = []
+
+def _fetched(
+    request: Request, session: requests.Session, options: dict[str, Any]
+) -> Iterator[Message]:
+    """The request's messages, each remote image fetched and measured."""
     for number, message in enumerate(request.messages, start=1):
         parts: list[Part] = []
         for index, part in enumerate(message.parts, start=1):
@@ -182,5 +189,4 @@ def fetch_images(
                 parts.append(measured)
             else:
                 parts.append(part)
-        messages.append(Message(message.role, tuple(parts), message.name))
-    return attrs.evolve(request, messages=tuple(messages))
+        yield Message(message.role, tuple(parts), message.name)
