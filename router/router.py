@@ -15,13 +15,13 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import attrs
 
 from pricing import Catalog, InputError, ModelSpec
 
-from .gateway.client import DEFAULT_BASE_URL, GatewayClient
+from .gateway.client import DEFAULT_BASE_URL, GatewayClient, Transport
 from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
 from .gateway.wire import request_body
@@ -69,19 +69,6 @@ def catalog_from_env(environ: Mapping[str, str]) -> Catalog:
     between them), as the command line reads it."""
     overlays = [path for path in environ.get("COSTROUTER_CATALOG", "").split(os.pathsep) if path]
     return Catalog.load(overlays) if overlays else Catalog.bundled()
-
-
-class Transport(Protocol):
-    """What the Router needs of a gateway client (GatewayClient; router.testing.FakeClient).
-    ``seconds`` is what is left of the call's deadline for this model's tries."""
-
-    def complete(
-        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
-    ) -> Completion: ...
-
-    def stream(
-        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
-    ) -> Iterator[Mapping[str, Any]]: ...
 
 
 class _Attempts(list[Attempt]):

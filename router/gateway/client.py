@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
@@ -99,6 +99,20 @@ def _retry_after(value: str | None, now: Callable[[], float] = time.time) -> flo
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - now())
+
+
+class Transport(Protocol):
+    """What the Router needs of a gateway client: this module's GatewayClient, or a double
+    such as router.testing.FakeClient.
+    ``seconds`` is what is left of the call's deadline for this model's tries."""
+
+    def complete(
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
+    ) -> Completion: ...
+
+    def stream(
+        self, body: Mapping[str, Any], attempts: list[Attempt], *, seconds: float | None = None
+    ) -> Iterator[Mapping[str, Any]]: ...
 
 
 class GatewayClient:
