@@ -198,9 +198,8 @@ def _mapping(value: Any, source: str, where: str) -> dict[str, Any]:
 
 def build_models(merged: _Merged) -> list[ModelSpec]:
     """Validate every merged model entry and build its :class:`ModelSpec`."""
-    seen: dict[object, object] = {}
     specs = [
-        _intern(_ModelBuilder(model_id, fields, merged).build(), seen)
+        _ModelBuilder(model_id, fields, merged).build()
         for model_id, fields in merged.models.items()
     ]
     ids = {spec.id for spec in specs}
@@ -214,16 +213,6 @@ def build_models(merged: _Merged) -> list[ModelSpec]:
                 field="snapshot_of",
             )
     return specs
-
-
-def _intern(spec: ModelSpec, seen: dict[object, object]) -> ModelSpec:
-    """Share one object between equal tier lists and image rules of a catalog, so lookups
-    keyed on them (the estimator's caches) compare by identity instead of field by field."""
-    tiers: tuple[Tier, ...] = seen.setdefault(spec.tiers, spec.tiers)  # type: ignore[assignment]  # same value back
-    rule: ImageRule = seen.setdefault(spec.image_rule, spec.image_rule)  # type: ignore[assignment]  # same value back
-    if tiers is spec.tiers and rule is spec.image_rule:
-        return spec
-    return attrs.evolve(spec, tiers=tiers, image_rule=rule)
 
 
 class _ModelBuilder:
