@@ -118,6 +118,13 @@ class ModelSpec:
         """The largest input any tier prices, or None when the last tier is unbounded."""
         return self.tiers[-1].up_to
 
+    @property
+    def input_ceiling(self) -> int:
+        """The most input tokens a call to this model can have: its last tier's bound (nothing
+        above it is priced, so the gateway refuses it), else its context window."""
+        bound = self.tiers[-1].up_to
+        return self.context_window if bound is None else min(bound, self.context_window)
+
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
 

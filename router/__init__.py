@@ -47,6 +47,7 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
     )
     from .estimate.counters import (
         LocalCounter as LocalCounter,
+        default_counter as default_counter,
         local_counter as local_counter,
     )
     from .estimate.estimator import (
@@ -196,6 +197,7 @@ _LAZY = {
     "fetch_images": "router.fetch",
     "ledger_from_url": "router.ledger.urls",
     "local_counter": "router.estimate.counters",
+    "default_counter": "router.estimate.counters",
     "read_header": "router.images",
 }
 

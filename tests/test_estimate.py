@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from pricing import Catalog, price_tokens
-from router import Estimator, OutputPrior, Request
+from router import Estimator, OutputPrior, Request, TextEstimator
 
 from .images import png
 
@@ -89,8 +89,10 @@ def test_a_changed_spec_is_estimated_as_it_is_now(estimator: Estimator) -> None:
     ]
 
 
-def test_tier_follows_each_bound(estimator: Estimator) -> None:
-    """Near a tier bound, low and high may be priced at different tiers, each at its own."""
+def test_tier_follows_each_bound() -> None:
+    """Near a tier bound, an estimated text's low and high may be priced at different tiers,
+    each at its own."""
+    estimator = Estimator(text=TextEstimator(None))
     spec = Catalog.bundled().get("qwen:qwen3-vl-plus")
     request = Request.from_prompt("word " * 31_000, max_tokens=10)
     estimate = estimator.estimate(request, spec)

@@ -15,7 +15,7 @@ PARAGRAPH = (
     "The quarterly report lists revenue, costs and margins for each region, and the notes "
     "explain why the northern office spent more on travel than planned. "
 )
-LONG = Request.from_prompt(PARAGRAPH * 4500, max_tokens=1000)  # about 130,000-145,000 tokens
+LONG = Request.from_prompt(PARAGRAPH * 5000, max_tokens=1000)  # 140,001 tokens, each family
 
 
 @pytest.fixture(scope="module")
@@ -203,8 +203,8 @@ def test_assistant_turns_rule_out_qwen(selector: Selector) -> None:
 
 def test_a_prompt_past_the_last_tier_is_rejected_for_tier(selector: Selector) -> None:
     """Qwen3-VL prices up to 256,000 input tokens in a 262,144-token window: a prompt whose
-    high estimate passes the last tier is rejected with code "tier", naming the bound."""
-    huge = Request.from_prompt(PARAGRAPH * 8200, max_tokens=100)
+    count (260,401 tokens) passes the last tier is rejected with code "tier", naming the bound."""
+    huge = Request.from_prompt(PARAGRAPH * 9300, max_tokens=100)
     with pytest.raises(NoModelQualifiesError) as info:
         selector.route(huge, Policy(models=frozenset({"qwen:qwen3-vl-plus"})))
     reasons = {r.model: r for r in info.value.rejected}

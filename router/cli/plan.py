@@ -10,6 +10,8 @@ from typing import Any
 import pricing
 from pricing import usd_display
 
+from ..estimate.estimator import Estimate
+from ..estimate.text import CHAT_OVERHEAD
 from ..ledger.budgets import call_tags, remaining_for
 from ..report.table import render_table
 from ..routing.policy import Decision, NoModelQualifiesError
@@ -56,7 +58,28 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     )
     print(f"{model.id}")
     print(render_table(["", "", "low", "expected", "high"], rows, right={2, 3, 4}))
+    print("\n".join(estimate_notes(estimate, model)))
     return 0
+
+
+def estimate_notes(estimate: Estimate, model: pricing.ModelSpec) -> list[str]:
+    """What the table's figures rest on: how text was counted, the template's source, and
+    whether the high bound may pass what the model takes."""
+    family = model.tokenizer
+    if estimate.text_counted_by is not None:
+        text = f"text: counted exactly ({family}, {estimate.text_counted_by})"
+    elif any(p.kind == "text" for p in estimate.parts):
+        text = f"text: estimated from its characters ({family}): a range"
+    else:
+        text = "text: none"
+    notes = [text, f"chat template: {CHAT_OVERHEAD[family].source}"]
+    if estimate.high_may_not_fit:
+        notes.append(
+            f"the high bound ({estimate.input_tokens.high:,} input tokens) may pass the "
+            f"{estimate.input_limit:,} {model.id} takes: the worst case is priced at "
+            f"{estimate.input_limit:,}"
+        )
+    return notes
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -104,8 +127,10 @@ def route_table(decision: Decision, catalog: pricing.Catalog) -> str:
     ]
     headers = ["#", "model", "expected $", "worst $", "input tokens", "quality"]
     rejected = render_table(["model", "why"], [[r.model, r.reason] for r in decision.rejected])
+    risks = [f"  {c.model}: {risk}" for c in decision.candidates for risk in c.risks]
+    risky = "\n\nrisks:\n" + "\n".join(risks) if risks else ""
     return (
-        f"{render_table(headers, rows, right={0, 2, 3, 4})}\n\n"
+        f"{render_table(headers, rows, right={0, 2, 3, 4})}{risky}\n\n"
         f"{len(decision.rejected)} rejected:\n{rejected}"
     )
 

@@ -63,7 +63,12 @@ class PartEstimate:
 
 @attrs.frozen
 class Estimate:
-    """What a request will cost on one model, before it is sent."""
+    """What a request will cost on one model, before it is sent.
+
+    ``input_limit`` is the most input the model takes (:attr:`~pricing.ModelSpec.input_ceiling`).
+    The tier and the window follow the expected count; the high bound may pass the limit (an
+    estimated text's range is wide), and is then priced at the limit, the most a call can cost.
+    """
 
     model: str
     input_tokens: Range[int]
@@ -71,10 +76,18 @@ class Estimate:
     cost: Range[Decimal]
     parts: tuple[PartEstimate, ...]
     overhead: int
+    input_limit: int
+    tokenizer: str
+    text_counted_by: str | None = None  # what counted the text exactly; None: estimated
 
     @property
     def images(self) -> tuple[PartEstimate, ...]:
         return tuple(p for p in self.parts if p.kind == "image")
+
+    @property
+    def high_may_not_fit(self) -> bool:
+        """Whether the high input bound is above what the model takes (so priced at the limit)."""
+        return self.input_tokens.high > self.input_limit
 
 
 def request_shape(request: Request) -> Hashable:
@@ -133,12 +146,22 @@ class Estimator:
                 yield spec, exc
 
 
-#: A request's input tokens on a kind of model: total, per-part breakdown, chat overhead.
+#: A request's input tokens on a kind of model: total, per-part breakdown, chat overhead, and
+#: what counted its text.
 @attrs.frozen
 class _Input:
     tokens: Range[int]
     parts: tuple[PartEstimate, ...]
     overhead: int
+    counted_by: str | None
+
+
+@attrs.frozen
+class _Text:
+    parts: Mapping[tuple[int, int], PartEstimate]
+    tokens: Range[int]  # the parts and the chat overhead
+    overhead: int
+    counted_by: str | None
 
 
 class _RequestWork:
@@ -151,7 +174,7 @@ class _RequestWork:
     def __init__(self, estimator: Estimator, request: Request) -> None:
         self.estimator = estimator
         self.request = request
-        self._texts: dict[str, tuple[dict[tuple[int, int], PartEstimate], Range[int], int]] = {}
+        self._texts: dict[str, _Text] = {}
         self._inputs: dict[tuple[str, ImageRule], _Input] = {}
         self._priced: dict[tuple[Any, ...], tuple[_Input, Range[int], Range[Decimal]]] = {}
 
@@ -164,7 +187,17 @@ class _RequestWork:
             output = self._output(spec, prior)
             priced = self._priced[key] = (inputs, output, _cost(spec, inputs.tokens, output))
         inputs, output, cost = priced
-        return Estimate(spec.id, inputs.tokens, output, cost, inputs.parts, inputs.overhead)
+        return Estimate(
+            spec.id,
+            inputs.tokens,
+            output,
+            cost,
+            inputs.parts,
+            inputs.overhead,
+            spec.input_ceiling,
+            spec.tokenizer,
+            inputs.counted_by,
+        )
 
     def _output(self, spec: ModelSpec, prior: int) -> Range[int]:
         """High: max_tokens (or the provider default) x n; expected: the prior, capped."""
@@ -176,8 +209,8 @@ class _RequestWork:
         found = self._inputs.get((family, rule))
         if found is not None:
             return found
-        texts, text_total, overhead = self._text(family)
-        low, expected, high = text_total.low, text_total.expected, text_total.high
+        text = self._text(family)
+        low, expected, high = text.tokens.low, text.tokens.expected, text.tokens.high
         parts = []
         for m_index, message in enumerate(self.request.messages, start=1):
             for p_index, part in enumerate(message.parts, start=1):
@@ -188,12 +221,12 @@ class _RequestWork:
                     high += image.tokens.high
                     parts.append(image)
                 else:
-                    parts.append(texts[m_index, p_index])
-        found = _Input(Range(low, expected, high), tuple(parts), overhead)
+                    parts.append(text.parts[m_index, p_index])
+        found = _Input(Range(low, expected, high), tuple(parts), text.overhead, text.counted_by)
         self._inputs[family, rule] = found
         return found
 
-    def _text(self, family: str) -> tuple[dict[tuple[int, int], PartEstimate], Range[int], int]:
+    def _text(self, family: str) -> _Text:
         """The text parts' tokens under one family, their sum with the chat overhead, and it."""
         found = self._texts.get(family)
         if found is not None:
@@ -213,7 +246,11 @@ class _RequestWork:
                     low += tokens.low
                     expected += tokens.expected
                     high += tokens.high
-        found = self._texts[family] = (parts, Range(low, expected, high), overhead)
+        # Named only when every text part was counted (a lone surrogate is still estimated).
+        exact = parts and all(p.tokens.low == p.tokens.high for p in parts.values())
+        counted_by = text.source(family) if exact else None
+        found = _Text(parts, Range(low, expected, high), overhead, counted_by)
+        self._texts[family] = found
         return found
 
 
@@ -224,10 +261,13 @@ def _image_estimate(rule: ImageRule, part: ImagePart, message: int, index: int) 
 
 
 def _cost(spec: ModelSpec, tokens: Range[int], output: Range[int]) -> Range[Decimal]:
-    """Each bound priced as billed: the tier taken at that bound's input tokens."""
+    """Each bound priced as billed: the tier taken at that bound's input tokens. The expected
+    count must have a tier (else :class:`~pricing.NoTierError`); the high one is priced at no
+    more than the model takes, since a larger call is refused, not billed."""
     _, low_in, low_out = amounts(spec, tokens.low, output.low)
     _, expected_in, expected_out = amounts(spec, tokens.expected, output.expected)
-    _, high_in, high_out = amounts(spec, tokens.high, output.high)
+    most = max(tokens.expected, min(tokens.high, spec.input_ceiling))
+    _, high_in, high_out = amounts(spec, most, output.high)
     return Range(
         money.add(low_in, low_out),
         money.add(expected_in, expected_out),

@@ -1,18 +1,17 @@
-"""Text → tokens for each tokenizer family: a fitted estimate with an honest range, or exact.
+"""Text → tokens for each tokenizer family: exact where an engine counts it, else a fitted
+estimate with an honest range.
 
-The estimate is a linear model over countable features of the text (see ``textfeatures``),
-fitted per family on the calibration set by ``tools/fit_text_model.py`` (``textmodel.json``). Its range is
-fitted to hold the exact count of 99.9 % of the calibration texts out of fold, then widened by
-15 % (held-out coverage and error per family are in the JSON file), and is clipped by what is
-certain: a non-empty text is at least one token, and a byte-level tokenizer
-never makes more tokens than the text has UTF-8 bytes.
-
-A :class:`TokenCounter` (for example tiktoken with an encoding you have locally) replaces the
-estimate with an exact count for the families it knows; none is needed and none downloads.
+By default a :class:`TextEstimator` counts exactly with :func:`~router.default_counter` (the
+engines bundled in splintr-rs, or the vocabulary files ``COSTROUTER_VOCAB_<FAMILY>`` names).
+A family no engine counts is estimated by a linear model over countable features of the text
+(see ``textfeatures``), fitted per family on the calibration set by ``tools/fit_text_model.py``
+(``textmodel.json``). Its range is clipped by what is certain: a non-empty text is at least one
+token, and a byte-level tokenizer never makes more tokens than the text has UTF-8 bytes.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import math
@@ -25,6 +24,7 @@ import attrs
 
 from pricing import TOKENIZERS, InputError, Range
 
+from .counters import default_counter
 from .textfeatures import CANDIDATES, CLASS_TABLE, CONTINUATION, compile_features
 
 
@@ -36,21 +36,41 @@ class TokenCounter(Protocol):
 
 @attrs.frozen
 class ChatOverhead:
-    """Tokens a chat template adds: per message, per ``name`` field, and to prime the reply."""
+    """Tokens a chat template adds: per message, per ``name`` field, and to prime the reply;
+    ``source`` says where the figures come from."""
 
     per_message: int
     per_name: int
     reply: int
+    source: str
 
 
-#: From docs/tokens.md: OpenAI 3 per message (+1 with a name) and 3 for the reply primer; Qwen's
-#: ChatML about 5 per message and 3 for the primer; Gemini documents none.
+_OPENAI = "OpenAI's count (cookbook: How to count tokens with tiktoken)"
+#: The figures per family and their source; docs/tokens.md spells each one out.
 CHAT_OVERHEAD: Mapping[str, ChatOverhead] = {
-    "o200k": ChatOverhead(3, 1, 3),
-    "cl100k": ChatOverhead(3, 1, 3),
-    "qwen": ChatOverhead(5, 0, 3),
-    "gemma3": ChatOverhead(0, 0, 0),
+    "o200k": ChatOverhead(3, 1, 3, _OPENAI),
+    "cl100k": ChatOverhead(3, 1, 3, _OPENAI),
+    "qwen": ChatOverhead(
+        5,
+        0,
+        3,
+        "Qwen's ChatML, as its tokenizer_config.json's chat_template writes it",
+    ),
+    "gemma3": ChatOverhead(
+        0,
+        0,
+        0,
+        "none: Google publishes no figure for Gemini",
+    ),
 }
+
+
+class _Default(enum.Enum):
+    COUNTER = "default_counter()"
+
+
+#: ``TextEstimator(counter=DEFAULT_COUNTER)``, the default: the process's shared exact counter.
+DEFAULT_COUNTER = _Default.COUNTER
 
 
 MODEL_FILE = "textmodel.json"
@@ -180,18 +200,19 @@ def _bundled() -> dict[str, _FamilyModel]:
 class TextEstimator:
     """Estimates the tokens of a text for a tokenizer family; pure computation, no I/O.
 
-    ``models`` replaces the bundled fitted coefficients (family → the shape of
+    ``counter`` counts exactly where it can; by default :func:`~router.default_counter`, with
+    None every text is estimated. ``models`` replaces the bundled fitted coefficients (family → the shape of
     ``textmodel.json``'s ``families`` entries); the fitter uses it to score models fitted
     without the texts they are scored on. Either is validated when loaded.
     """
 
     def __init__(
         self,
-        counter: TokenCounter | None = None,
+        counter: TokenCounter | _Default | None = DEFAULT_COUNTER,
         *,
         models: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> None:
-        self._counter = counter
+        self._counter = default_counter() if counter is DEFAULT_COUNTER else counter
         self._models = _bundled() if models is None else _load_models(models, "<models>")
 
     @property
@@ -199,6 +220,17 @@ class TextEstimator:
         """The exact counter consulted first, if any (read-only: estimates cached from this
         estimator's counts stay true)."""
         return self._counter
+
+    def source(self, family: str) -> str | None:
+        """What counts ``family``'s text exactly (an engine or a file), or None: estimated."""
+        counter = self._counter
+        if counter is None:
+            return None
+        describe = getattr(counter, "source", None)
+        if describe is not None:
+            found: str | None = describe(family)
+            return found
+        return "your counter" if counter(family, "hello world") is not None else None
 
     def estimate(self, text: str, family: str) -> Range[int]:
         """Tokens of ``text`` alone (no chat template), as low / expected / high."""

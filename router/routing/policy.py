@@ -83,11 +83,14 @@ DEFAULT_POLICY = Policy()
 
 @attrs.frozen
 class Candidate:
-    """A model that qualifies, with its estimate; ``score`` is the cost ranked on."""
+    """A model that qualifies, with its estimate; ``score`` is the cost ranked on. ``risks``
+    say what may still go wrong though the expected count fits (the high bound passing the
+    window or the last tier)."""
 
     model: str
     estimate: Estimate
     score: Decimal
+    risks: tuple[str, ...] = ()
 
 
 @attrs.frozen

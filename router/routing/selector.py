@@ -128,8 +128,9 @@ class Selector:
                 rejected.append((entry.position, Rejection(model.id, *reason)))
                 continue
             cost = estimate.cost
+            score = cost.expected if by_expected else cost.high
             candidates.append(
-                Candidate(model.id, estimate, cost.expected if by_expected else cost.high)
+                Candidate(model.id, estimate, score, _risks(model, request, estimate))
             )
         # ``screened`` runs best quality first, then by id: the stable sort by score keeps ties
         # in that order.
@@ -166,6 +167,25 @@ class _Screen:
 
 
 _Screened = tuple["_Rules", tuple[_Screen, ...]]
+
+
+def _risks(model: ModelSpec, request: Request, estimate: Estimate) -> tuple[str, ...]:
+    """What the high bound may do though the expected count fits: pass the last tier (priced at
+    the limit: a larger call is refused) or the context window with the output asked for."""
+    high = estimate.input_tokens.high
+    risks = []
+    if estimate.high_may_not_fit:
+        risks.append(
+            f"up to {high:,} input tokens may pass the {estimate.input_limit:,} it takes "
+            f"(the worst case is priced at {estimate.input_limit:,})"
+        )
+    per_choice = request.max_tokens or model.defaults.max_tokens
+    if high + per_choice > model.context_window >= estimate.input_tokens.expected + per_choice:
+        risks.append(
+            f"up to {high:,} input + {per_choice:,} output tokens may pass its "
+            f"{model.context_window:,}-token context window"
+        )
+    return tuple(risks)
 
 
 def _no_tier(model: ModelSpec, exc: NoTierError) -> Rejection:
@@ -269,10 +289,11 @@ class _Rules:
                 "output",
                 f"max_tokens {per_choice:,} is above its output limit {model.max_output_tokens:,}",
             )
-        needed = estimate.input_tokens.high + per_choice
+        # The window follows the expected (or exact) count; a high bound past it is a risk.
+        needed = estimate.input_tokens.expected + per_choice
         if needed > model.context_window:
             return "context", (
-                f"up to {estimate.input_tokens.high:,} input + {per_choice:,} output tokens "
+                f"{estimate.input_tokens.expected:,} input + {per_choice:,} output tokens "
                 f"exceed its {model.context_window:,}-token context window"
             )
         ceiling = self.policy.max_cost
