@@ -74,7 +74,8 @@ def test_fitted_model_uses_known_features() -> None:
 @pytest.mark.skipif(not CALIBRATION.exists(), reason="shared/calibration is not beside the repo")
 def test_text_model_records_the_calibration_set_it_was_fitted_on() -> None:
     """textmodel.json names the sha256 and size of the calibration texts it was fitted on
-    (refit with tools/fit_text_model.py when they change) and held-out figures per family."""
+    (refit with tools/fit_text_model.py when they change) and held-out figures per family,
+    in all and per length bucket."""
     import hashlib
 
     document = bundled_model()
@@ -82,8 +83,14 @@ def test_text_model_records_the_calibration_set_it_was_fitted_on() -> None:
     assert document["calibration"]["texts"] == len(_rows())
     for family in FAMILIES:
         figures = document["held_out"][family]
-        assert figures["coverage"] >= 0.99
-        assert 0 < figures["mean_error"] <= figures["p95_error"]
+        assert set(figures) == {"all", "0-99", "100-999", "1000+"}
+        assert figures["all"]["texts"] == len(_rows())
+        assert sum(figures[b]["texts"] for b in ("0-99", "100-999", "1000+")) == len(_rows())
+        assert figures["all"]["coverage"] >= 0.99
+        assert 0 < figures["all"]["mean_error"] <= figures["all"]["p95_error"]
+        # Longer texts are estimated closer and their ranges are narrower.
+        assert figures["1000+"]["mean_error"] < figures["0-99"]["mean_error"]
+        assert figures["1000+"]["high_over_exact"] < figures["0-99"]["high_over_exact"]
 
 
 @pytest.mark.parametrize(
@@ -91,7 +98,8 @@ def test_text_model_records_the_calibration_set_it_was_fitted_on() -> None:
     [
         ({"features": ["bytes", "nope"], "weights": [1.0, 1.0]}, "CANDIDATES"),
         ({"weights": []}, "one weight per feature"),
-        ({"below": -0.1}, ">= 0"),
+        ({"categories": {}}, "categories must be exactly"),
+        ({"below": 0.2}, "expected exactly the keys"),
         ({"intercept": float("nan")}, "finite"),
         ({"slack": 1.5}, "slack"),
     ],
@@ -134,11 +142,51 @@ def test_grouped_sum_equals_the_fitted_feature_sum(text: str, family: str) -> No
     from operator import mul
 
     from router.estimate.text import _Linear
-    from router.estimate.textfeatures import compile_features, count_features
+    from router.estimate.textfeatures import (
+        CLASS_TABLE,
+        CONTINUATION,
+        compile_features,
+        count_features,
+    )
 
     fitted = bundled_model()["families"][family]
     features = compile_features(tuple(fitted["features"]))
     raw = text.encode("utf-8", "surrogatepass")
     reference = sum(map(mul, fitted["weights"], count_features(raw, features)))
-    grouped = _Linear.of(features, tuple(fitted["weights"])).value(raw)
+    classes = raw.translate(CLASS_TABLE, CONTINUATION)
+    grouped = _Linear.of(features, tuple(fitted["weights"])).value(raw, classes)
     assert grouped == pytest.approx(reference, rel=1e-12, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The committee met on Tuesday and agreed to publish the minutes.", "prose"),
+        ("def area(radius):\n    return math.pi * radius * radius  # {r}\n", "code"),
+        ("12.5, 13.75, 14.0, 99.1, 0.003\n", "data"),
+        ("3f2504e0-4f89-11d3-9a0c-0305e82c3301", "ids"),
+        ("aGVsbG8gd29ybGQgdGhpcyBpcyBiYXNlNjQgZW5jb2RlZA==", "noise"),
+        ("東京は日本の首都です。人口は多い。", "cjk"),
+        ("Москва — столица России.", "script"),
+        ("great job 😂😂🎉", "emoji"),
+    ],
+)
+def test_a_text_category_is_read_off_its_bytes(text: str, expected: str) -> None:
+    """The category that picks a text's band, from its class string alone."""
+    from router.estimate.textfeatures import CLASS_TABLE, CONTINUATION, category
+
+    assert category(text.encode().translate(CLASS_TABLE, CONTINUATION)) == expected
+
+
+def test_bands_narrow_with_length_for_prose() -> None:
+    """The fitted bands: for every family, a prose text of 2,000 characters gets a range much
+    narrower than one of 50 (one global margin used to give both the width of the worst)."""
+    short = "The committee met on Tuesday. "[:50]
+    long = (
+        "The committee met on Tuesday and agreed to publish the minutes of the "
+        "meeting, with the budget attached, before the end of the month. "
+    ) * 15
+    for family in FAMILIES:
+        a, b = ESTIMATOR.estimate(short, family), ESTIMATOR.estimate(long, family)
+        assert b.high / b.expected < a.high / a.expected, family
+        assert b.high / b.expected < 1.6, (family, b)

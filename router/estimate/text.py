@@ -25,7 +25,16 @@ import attrs
 from pricing import TOKENIZERS, InputError, Range
 
 from .counters import default_counter
-from .textfeatures import CANDIDATES, CLASS_TABLE, CONTINUATION, compile_features
+from .textfeatures import (
+    CANDIDATES,
+    CATEGORIES,
+    CLASS_TABLE,
+    CONTINUATION,
+    LENGTH_BUCKETS,
+    category,
+    compile_features,
+    length_bucket,
+)
 
 
 class TokenCounter(Protocol):
@@ -102,9 +111,8 @@ class _Linear:
             tuple(w for _, w in classes),
         )
 
-    def value(self, raw: bytes) -> float:
-        """The weighted sum for a text's UTF-8 bytes ``raw``."""
-        classes = raw.translate(CLASS_TABLE, CONTINUATION)
+    def value(self, raw: bytes, classes: bytes) -> float:
+        """The weighted sum for a text's UTF-8 bytes ``raw`` and its class string."""
         total: float = self.length * len(raw)
         total += sum(map(mul, self.class_weights, map(classes.count, self.class_patterns)))
         if self.raw_patterns:
@@ -113,14 +121,24 @@ class _Linear:
 
 
 @attrs.frozen
+class _Band:
+    """For one category and length bucket: the factor correcting the linear value, and the
+    factors giving the low and high bounds from the corrected value."""
+
+    scale: float
+    low: float
+    high: float
+
+
+@attrs.frozen
 class _FamilyModel:
-    """One family's fitted model; ``ascii`` keeps only the features an ASCII text can have."""
+    """One family's fitted model; ``ascii`` keeps only the features an ASCII text can have;
+    ``bands`` maps (category, length bucket index) to its band."""
 
     linear: _Linear
     ascii: _Linear
     intercept: float
-    below: float
-    above: float
+    bands: Mapping[tuple[str, int], _Band]
     slack: int
 
 
@@ -129,11 +147,34 @@ def _ascii_possible(feature: tuple[bool, bytes]) -> bool:
     return (on_raw and not pattern) or (not on_raw and set(pattern) <= _ASCII_CLASSES)
 
 
-_FITTED_KEYS = frozenset({"features", "weights", "intercept", "below", "above", "slack"})
+_FITTED_KEYS = frozenset({"features", "weights", "intercept", "categories", "slack"})
+_BAND_KEYS = ("scale", "low", "high")
 
 
 def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_bands(where: str, categories: object) -> None:
+    if not isinstance(categories, Mapping) or set(categories) != set(CATEGORIES):
+        raise InputError(f"{where}: categories must be exactly {list(CATEGORIES)}")
+    for name, band in categories.items():
+        if not isinstance(band, Mapping) or set(band) != set(_BAND_KEYS):
+            raise InputError(f"{where}: category {name!r} needs exactly {list(_BAND_KEYS)}")
+        for key in _BAND_KEYS:
+            values = band[key]
+            if (
+                not isinstance(values, (list, tuple))
+                or len(values) != len(LENGTH_BUCKETS)
+                or not all(map(_number, values))
+                or not all(v > 0 for v in values)
+            ):
+                raise InputError(
+                    f"{where}: {name}.{key} must be {len(LENGTH_BUCKETS)} positive numbers, "
+                    f"one per length bucket {list(LENGTH_BUCKETS)}"
+                )
+        if not all(lo <= 1 <= hi for lo, hi in zip(band["low"], band["high"], strict=True)):
+            raise InputError(f"{where}: {name}: low factors must be <= 1 <= high factors")
 
 
 def _check_fitted(family: str, fitted: Mapping[str, Any], source: str) -> None:
@@ -149,12 +190,11 @@ def _check_fitted(family: str, fitted: Mapping[str, Any], source: str) -> None:
         raise InputError(f"{where}: features must be drawn from CANDIDATES, not {unknown}")
     if not isinstance(weights, (list, tuple)) or len(weights) != len(features):
         raise InputError(f"{where}: one weight per feature ({len(features)})")
-    if not all(map(_number, (*weights, fitted["intercept"], fitted["below"], fitted["above"]))):
-        raise InputError(f"{where}: weights, intercept and margins must be finite numbers")
-    if fitted["below"] < 0 or fitted["above"] < 0:
-        raise InputError(f"{where}: the margins below and above must be >= 0")
+    if not all(map(_number, (*weights, fitted["intercept"]))):
+        raise InputError(f"{where}: weights and intercept must be finite numbers")
     if type(fitted["slack"]) is not int or fitted["slack"] < 0:
         raise InputError(f"{where}: slack must be a whole number of tokens >= 0")
+    _check_bands(where, fitted["categories"])
 
 
 def _load_models(
@@ -166,12 +206,16 @@ def _load_models(
         features = compile_features(tuple(fitted["features"]))
         weights = tuple(float(w) for w in fitted["weights"])
         kept = [i for i, feature in enumerate(features) if _ascii_possible(feature)]
+        bands = {
+            (name, index): _Band(*(float(band[key][index]) for key in _BAND_KEYS))
+            for name, band in fitted["categories"].items()
+            for index in range(len(LENGTH_BUCKETS))
+        }
         models[family] = _FamilyModel(
             _Linear.of(features, weights),
             _Linear.of(tuple(features[i] for i in kept), tuple(weights[i] for i in kept)),
             float(fitted["intercept"]),
-            float(fitted["below"]),
-            float(fitted["above"]),
+            bands,
             fitted["slack"],
         )
     return models
@@ -184,9 +228,9 @@ def bundled_model() -> Mapping[str, Any]:
     and size, and the held-out figures of the fit."""
     text = resources.files(__package__).joinpath(MODEL_FILE).read_text(encoding="utf-8")
     document: dict[str, Any] = json.loads(text)
-    if document.get("format") != 1 or set(document.get("families", ())) != set(TOKENIZERS):
+    if document.get("format") != 2 or set(document.get("families", ())) != set(TOKENIZERS):
         raise InputError(
-            f"text model {MODEL_FILE}: expected format 1 with a model for each of "
+            f"text model {MODEL_FILE}: expected format 2 with a model for each of "
             f"{', '.join(TOKENIZERS)}; reinstall costrouter"
         )
     return document
@@ -249,11 +293,13 @@ class TextEstimator:
         # An ASCII text has none of the other scripts' features: skip counting them.
         linear = model.ascii if text.isascii() else model.linear
         raw = text.encode("utf-8", "surrogatepass")  # once: for the features and the ceiling
-        value = model.intercept + linear.value(raw)
+        classes = raw.translate(CLASS_TABLE, CONTINUATION)  # one byte per character
+        band = model.bands[category(classes), length_bucket(len(classes))]
+        value = max(1.0, model.intercept + linear.value(raw, classes)) * band.scale
         ceiling = len(raw)
         expected = min(ceiling, max(1, round(value)))
-        low = max(1, math.floor(expected * (1 - model.below)) - model.slack)
-        high = min(ceiling, math.ceil(expected * (1 + model.above)) + model.slack)
+        low = max(1, math.floor(value * band.low) - model.slack)
+        high = min(ceiling, math.ceil(value * band.high) + model.slack)
         return Range(min(low, expected), expected, max(high, expected))
 
     def overhead(self, family: str, messages: int, names: int = 0) -> int:

@@ -90,3 +90,49 @@ def count_features(raw: bytes, features: tuple[tuple[bool, bytes], ...]) -> list
         (len(raw) if not pattern else raw.count(pattern)) if on_raw else classes.count(pattern)
         for on_raw, pattern in features
     ]
+
+
+#: What a text is, read off its class string: (category, conditions), tried in order, the first
+#: whose every condition holds wins, else "prose". A condition is (classes, least, most): the
+#: share of the characters in those classes. The estimator's margins are fitted per category
+#: and length, so a base64 blob no longer widens the range of an English letter.
+CATEGORY_RULES: tuple[tuple[str, tuple[tuple[bytes, float, float], ...]], ...] = (
+    ("emoji", ((b"e", 0.03, 1.0),)),
+    ("cjk", ((b"hkg", 0.2, 1.0),)),
+    ("script", ((b"xrbio", 0.2, 1.0),)),
+    ("noise", ((b" nt", 0.0, 0.03), (b"A", 0.15, 1.0), (b"a", 0.15, 1.0))),  # base64
+    ("ids", ((b" nt", 0.0, 0.03),)),  # hashes, hex, URLs, numbers without spaces
+    ("data", ((b"dp", 0.35, 1.0),)),
+    ("code", ((b"p", 0.08, 1.0),)),
+)
+CATEGORIES: tuple[str, ...] = (*(name for name, _ in CATEGORY_RULES), "prose")
+#: Length buckets, in characters: a bucket starts at its bound and runs to the next.
+LENGTH_BUCKETS: tuple[int, ...] = (0, 100, 1000)
+
+
+def category(classes: bytes) -> str:
+    """The category of a text from its class string (``raw.translate(CLASS_TABLE, CONTINUATION)``)."""
+    size = len(classes) or 1
+    counts: dict[int, int] = {}
+    for name, conditions in CATEGORY_RULES:
+        for members, least, most in conditions:
+            share = 0
+            for member in members:
+                found = counts.get(member)
+                if found is None:
+                    found = counts[member] = classes.count(member)
+                share += found
+            if not least <= share / size <= most:
+                break
+        else:
+            return name
+    return "prose"
+
+
+def length_bucket(characters: int) -> int:
+    """The index in LENGTH_BUCKETS of a text of ``characters`` characters."""
+    index = 0
+    for index, bound in enumerate(LENGTH_BUCKETS):  # the last bound passed
+        if characters < bound:
+            return index - 1
+    return index
