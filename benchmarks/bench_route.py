@@ -1,6 +1,8 @@
 """Routing speed over the full bundled catalog: a text + one image request (size known).
 
 Run: python benchmarks/bench_route.py
+Text is counted exactly (the default). The short request is the README's; the 2 KB ones are
+slices of docs/guide.md, each a text the engines have not seen when "new text".
 "cold" clears the selector's decision cache before every call, so the whole ranking runs (the
 image's header and its per-rule token counts stay memoised, as in a running process); "repeated"
 routes a new Request object equal to one routed before (its own parts, messages and request
@@ -11,12 +13,17 @@ cache. Both use the default policy (undated ids).
 from __future__ import annotations
 
 import io
+import statistics
+import time
 import timeit
+from pathlib import Path
 
 import attrs
 from PIL import Image
 
 from router import Request, Selector
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:
@@ -53,6 +60,28 @@ def main() -> None:
     ):
         best = min(timeit.repeat(call, number=number, repeat=7)) / number
         print(f"| {name} | {best * 1e6:.1f} |")
+
+    guide = (ROOT / "docs" / "guide.md").read_text(encoding="utf-8")
+    texts = [guide[i : i + 2000] for i in range(0, len(guide) - 2000, 997)]
+    image = [buffer.getvalue()]
+    long = Request.from_prompt(texts[0], image)
+
+    def cold_long() -> None:
+        selector._cache.clear()
+        selector.route(long)
+
+    best = min(timeit.repeat(cold_long, number=100, repeat=7)) / 100
+    print(f"| cold, 2 KB of text + the image, the same text | {best * 1e6:.1f} |")
+    times = []
+    for text in texts[1:]:
+        request = Request.from_prompt(text, image)
+        start = time.perf_counter()
+        selector.route(request)
+        times.append(time.perf_counter() - start)
+    print(
+        f"| cold, 2 KB of text + the image, a new text each time (median of {len(times)}) "
+        f"| {statistics.median(times) * 1e6:.1f} |"
+    )
 
 
 if __name__ == "__main__":

