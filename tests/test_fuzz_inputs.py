@@ -177,7 +177,7 @@ FLAGS = [
     "--json", "--provider", "--input-tokens", "--output-tokens", "--cached-tokens",
     "--reasoning-tokens", "--model", "--prompt", "--prompt-file", "--messages", "--system",
     "--image", "--detail", "--media-resolution", "--max-tokens", "--n", "--json-output",
-    "--thinking", "--fetch-images", "--exact-text", "--require", "--exclude", "--snapshots",
+    "--thinking", "--fetch-images", "--exact-text", "--estimate-text", "--require", "--exclude", "--snapshots",
     "--max-cost", "--ceiling", "--objective", "--min-quality", "--user", "--project", "--tag",
     "--ledger", "--base-url", "--stream", "--fit-budget", "--retries", "--timeout", "--limit",
     "--period", "--soft", "--tz", "--by", "--since", "--until", "--format", "--out", "--catalog",

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from pricing import Catalog, Range, price_tokens, tier_for
-from router import Estimator, Policy, Request, Selector, TextEstimator
+from router import Estimator, Policy, Request, Selector, TextEstimator, default_counter
 from router.estimate.counters import bundled_available
 
 from .conftest import RunCli
@@ -61,7 +61,8 @@ def test_the_exact_count_collapses_the_range() -> None:
         tokens = estimate.input_tokens
         assert tokens.low == tokens.expected == tokens.high, model
         assert tokens.expected == estimate.parts[0].tokens.expected + estimate.overhead
-        assert estimate.text_counted_by == "splintr-rs 0.22.0"
+        assert estimate.text_counted_by == default_counter().source(estimate.tokenizer)
+        assert estimate.text_counted_by is not None
 
 
 def test_a_high_bound_past_the_last_tier_is_priced_at_the_limit() -> None:
@@ -133,8 +134,6 @@ def test_estimate_json_is_exact_for_every_category(run_cli: RunCli) -> None:
     """`estimate --json` on text of each category gives input_tokens low = expected = high =
     the exact count plus the template, on a model of each family."""
     _needs_engine()
-    from router import default_counter
-
     texts = {
         "prose": "The committee met on Tuesday and agreed to publish the minutes.",
         "code": "def area(radius):\n    return math.pi * radius * radius\n",
