@@ -9,6 +9,7 @@ import logging
 import platform
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,34 @@ def test_cli_route_and_estimate_agree(run_cli: RunCli) -> None:
     assert candidate["input_tokens"] == estimate.json()["input_tokens"]
     assert candidate["input_tokens"]["low"] == candidate["input_tokens"]["high"]
     assert candidate["cost"]["high"] == estimate.json()["cost"]["high"]
+
+
+def test_gemma_pieces_count_right_from_many_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Eight threads counting Gemma texts through one counter whose piece table is emptied
+    every few texts (a cap of 50 pieces) all get the whole-text count."""
+    import splintr
+
+    whole = splintr.Tokenizer.from_pretrained("gemma3").encode_with_special
+    monkeypatch.setattr(counters, "_PIECES_KEPT", 50)
+    counter = _bundled()
+    texts = [
+        f"Invoice {n}: <b>{n * 7}</b> items, shipped to room {n % 13}.\n" * (n % 5 + 1)
+        for n in range(200)
+    ]
+    expected = [len(whole(text)) for text in texts]
+    wrong: list[int] = []
+
+    def work(offset: int) -> None:
+        for index in range(offset, len(texts), 3):
+            try:
+                if counter("gemma3", texts[index]) != expected[index]:
+                    wrong.append(index)
+            except Exception:  # a table emptied under another thread's feet, say
+                wrong.append(-index)
+
+    threads = [threading.Thread(target=work, args=(n % 3,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []

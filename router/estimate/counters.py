@@ -175,32 +175,36 @@ class _Pieces:
         if len(counts) > _PIECES_KEPT:
             counts.clear()
         missing = list(dict.fromkeys(p for p, n in zip(pieces, found, strict=True) if n is None))
-        self._learn(missing)
-        return sum(map(counts.__getitem__, pieces))
+        learned = self._learn(missing)
+        counts.update(learned)
+        # From this call's own counts: another thread may empty the table meanwhile.
+        return sum(learned[p] if n is None else n for p, n in zip(pieces, found, strict=True))
 
-    def _learn(self, missing: list[str]) -> None:
-        """Count the pieces in ``missing``: those that may not be joined (ending in ">", or all
-        white space) one by one, the rest in one call shared out by byte lengths."""
-        counts, encode = self.counts, self.encode
+    def _learn(self, missing: list[str]) -> dict[str, int]:
+        """The counts of the pieces in ``missing``: those that may not be joined (ending in ">",
+        or all white space) one by one, the rest in one call shared out by byte lengths."""
+        encode = self.encode
+        learned = {}
         joined = []
         for piece in missing:
             if piece.endswith(">") or piece.isspace():
-                counts[piece] = len(encode(piece))
+                learned[piece] = len(encode(piece))
             else:
                 joined.append(piece)
         if len(joined) <= 1:
-            counts.update((piece, len(encode(piece))) for piece in joined)
-            return
+            learned.update((piece, len(encode(piece))) for piece in joined)
+            return learned
         ids = encode("".join(joined))
         # Where each token and each piece ends, in bytes: every piece end is a token end (no
         # token crosses a cut), so a piece's count is how many token ends it adds.
         token_ends = list(itertools.accumulate(map(self.sizes().__getitem__, ids)))
         piece_ends = list(itertools.accumulate(map(len, map(str.encode, joined))))
         if token_ends[-1] != piece_ends[-1] or not set(piece_ends) <= set(token_ends):
-            counts.update((piece, len(encode(piece))) for piece in joined)  # an id of unknown size
-            return
+            learned.update((piece, len(encode(piece))) for piece in joined)  # an id of no size
+            return learned
         ends = list(map(bisect.bisect_right, itertools.repeat(token_ends), piece_ends))
-        counts.update(zip(joined, map(operator.sub, ends, [0, *ends[:-1]]), strict=True))
+        learned.update(zip(joined, map(operator.sub, ends, [0, *ends[:-1]]), strict=True))
+        return learned
 
 
 def _with_nfc(encode: Callable[[str], list[int]]) -> Callable[[str], list[int]]:
