@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from router import InputError, LocalCounter, TextEstimator, local_counter
-from router.estimate import counters
+from router.estimate import counters, pieces
 from router.estimate.counters import FAMILIES, SELF_CHECK, bundled_available
 
 from .conftest import ROOT, SHARED, RunCli
@@ -244,7 +244,7 @@ def test_gemma_pieces_count_right_from_many_threads(monkeypatch: pytest.MonkeyPa
     import splintr
 
     whole = splintr.Tokenizer.from_pretrained("gemma3").encode_with_special
-    monkeypatch.setattr(counters, "_PIECES_KEPT", 50)
+    monkeypatch.setattr(pieces, "KEPT", 50)
     counter = _bundled()
     texts = [
         f"Invoice {n}: <b>{n * 7}</b> items, shipped to room {n % 13}.\n" * (n % 5 + 1)

@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 
 from pricing import PROVIDERS, Catalog, InputError
 
+from ..estimate.counters import local_counter
 from ..estimate.estimator import Estimator
 from ..estimate.text import TextEstimator
 from ..fetch import fetch_images
@@ -98,11 +99,11 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
 
 
 def estimator_from_args(args: argparse.Namespace, catalog: Catalog) -> Estimator:
-    """The estimator the options ask for: exact counts where possible, unless
-    ``--estimate-text``."""
+    """The estimator the options ask for: exact counts where possible (the bundled engines, or
+    the files ``COSTROUTER_VOCAB_<FAMILY>`` names), unless ``--estimate-text``."""
     if args.estimate_text:
         return Estimator(catalog, text=TextEstimator(None))
-    return Estimator(catalog)
+    return Estimator(catalog, text=TextEstimator(local_counter()))
 
 
 def _read(path: str) -> str:

@@ -2,7 +2,8 @@
 estimate with an honest range.
 
 By default a :class:`TextEstimator` counts exactly with :func:`~router.default_counter` (the
-engines bundled in splintr-rs, or the vocabulary files ``COSTROUTER_VOCAB_<FAMILY>`` names).
+engines bundled in splintr-rs; :func:`~router.local_counter` adds the vocabulary files
+``COSTROUTER_VOCAB_<FAMILY>`` names).
 A family no engine counts is estimated by a linear model over countable features of the text
 (see ``textfeatures``), fitted per family on the calibration set by ``tools/fit_text_model.py``
 (``textmodel.json``). Its range is clipped by what is certain: a non-empty text is at least one

@@ -15,6 +15,8 @@ punctuation and kana, ``h`` Han, ``g`` Hangul and U+A000-DFFF, ``e`` 4-byte (emo
 
 from __future__ import annotations
 
+import bisect
+
 
 def _class_table() -> bytes:
     table = bytearray(b"t" * 256)
@@ -131,8 +133,4 @@ def category(classes: bytes) -> str:
 
 def length_bucket(characters: int) -> int:
     """The index in LENGTH_BUCKETS of a text of ``characters`` characters."""
-    index = 0
-    for index, bound in enumerate(LENGTH_BUCKETS):  # the last bound passed
-        if characters < bound:
-            return index - 1
-    return index
+    return bisect.bisect_right(LENGTH_BUCKETS, characters) - 1
