@@ -121,6 +121,7 @@ def ledger_row(result: CallResult, started: float) -> LedgerRow:
         attempts=len(result.attempts),
         attempt=result.attempt,
         note=result.note,
+        basis=result.estimate.basis,
     )
 
 

@@ -50,13 +50,13 @@ def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
     ledger.close()
 
 
-def test_schema_is_version_1_and_another_version_is_refused(url: str) -> None:
-    """A new PostgreSQL ledger is made at schema version 1 with spend_deltas and the server
-    functions; a database whose schema is another version is refused, naming it."""
+def test_schema_is_version_2_and_an_unknown_version_is_refused(url: str) -> None:
+    """A new PostgreSQL ledger is made at schema version 2 with spend_deltas and the server
+    functions; a database whose schema is a version this build does not know is refused."""
     from router import LedgerError, PostgresLedger
 
     ledger = PostgresLedger(url)
-    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(1,)]
+    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(2,)]
     functions = fetch(
         ledger, "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' ORDER BY 1"
     )

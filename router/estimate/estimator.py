@@ -21,6 +21,7 @@ import attrs
 from pricing import Catalog, ImageRule, ModelSpec, NoTierError, Range, amounts, money
 
 from ..request import ImagePart, Request, TextPart
+from .basis import Basis
 from .images import ImageQuery, image_tokens
 from .text import TextEstimator
 
@@ -79,6 +80,7 @@ class Estimate:
     input_limit: int
     tokenizer: str
     text_counted_by: str | None = None  # what counted the text exactly; None: estimated
+    basis: Basis | None = None  # what the expected figures were made of, for the ledger
 
     @property
     def images(self) -> tuple[PartEstimate, ...]:
@@ -187,6 +189,21 @@ class _RequestWork:
             output = self._output(spec, prior)
             priced = self._priced[key] = (inputs, output, _cost(spec, inputs.tokens, output))
         inputs, output, cost = priced
+        messages = self.request.messages
+        images = tuple(
+            (p.width, p.height, p.tokens.expected) for p in inputs.parts if p.kind == "image"
+        )
+        text_tokens = sum(p.tokens.expected for p in inputs.parts if p.kind == "text")
+        basis = Basis(
+            text_tokens,
+            inputs.counted_by is not None,
+            inputs.overhead,
+            len(messages),
+            sum(1 for m in messages if m.name),
+            images,
+            prior,
+            self.request.n,
+        )
         return Estimate(
             spec.id,
             inputs.tokens,
@@ -197,6 +214,7 @@ class _RequestWork:
             spec.input_ceiling,
             spec.tokenizer,
             inputs.counted_by,
+            basis,
         )
 
     def _output(self, spec: ModelSpec, prior: int) -> Range[int]:

@@ -22,6 +22,7 @@ import attrs
 
 from pricing import InputError, RouterError, money
 
+from ..estimate.basis import Basis
 from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
 from .spend import Report, ReportQuery
 
@@ -65,6 +66,7 @@ class LedgerRow:
     attempts: int
     attempt: int = 1
     note: str = ""
+    basis: Basis | None = None  # what the estimate was made of (counts and sizes, no content)
 
     def __attrs_post_init__(self) -> None:
         if self.status not in STATUSES:

@@ -4,8 +4,8 @@ Shared by the SQLite and PostgreSQL ledgers. Money columns hold whole nanodollar
 sums in SQL are exact on both engines. The ``calls`` columns are named once, in
 :data:`CALL_COLUMNS`: the table, the INSERT and the SELECT are made from it.
 
-There has been no release yet, so each engine has one schema, version 1, written whole (the
-development history's migrations were folded into it). A later change adds a migration after it.
+There has been no release yet: each engine's schema is written whole at :data:`SCHEMA_VERSION`
+for a new ledger, and :data:`MIGRATIONS` takes an existing one from version 1 on.
 """
 
 from __future__ import annotations
@@ -15,11 +15,17 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from ..estimate.basis import Basis
 from .base import LedgerRow
 from .budgets import from_units, to_units
 from .calendar import calendar_keys
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: What takes a ledger of each older version to the next, in order. Version 2 keeps each call's
+#: estimate basis (a column added last, so positional INSERTs of older rows still fit).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE calls ADD COLUMN basis TEXT NOT NULL DEFAULT ''",),
+}
 
 #: The ``calls`` table, column by column: (name, SQL type). Everything about a call but its
 #: content, one row per attempt that may have been charged (``attempt`` numbers them within the
@@ -49,6 +55,7 @@ CALL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("latency", "DOUBLE PRECISION NOT NULL"),
     ("attempts", "INTEGER NOT NULL"),
     ("note", "TEXT NOT NULL"),
+    ("basis", "TEXT NOT NULL DEFAULT ''"),
 )
 _NAMES = ", ".join(name for name, _ in CALL_COLUMNS)
 INSERT_ROW = f"INSERT INTO calls ({_NAMES}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
@@ -138,6 +145,7 @@ def row_values(row: LedgerRow) -> tuple[Any, ...]:
         row.latency,
         row.attempts,
         row.note,
+        "" if row.basis is None else row.basis.to_json(),
     )
 
 
@@ -163,4 +171,5 @@ def row_from(values: Sequence[Any]) -> LedgerRow:
         latency=float(column["latency"]),
         attempts=int(column["attempts"]),
         note=column["note"],
+        basis=Basis.from_json(column["basis"]),
     )

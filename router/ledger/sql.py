@@ -34,6 +34,7 @@ from .schema import (
     AGGREGATES,
     GROUP_COLUMNS,
     INSERT_ROW,
+    MIGRATIONS,
     SCHEMA_VERSION,
     SELECT_ROWS,
     row_from,
@@ -81,16 +82,22 @@ class SQLLedger(Ledger):
         """Make this engine's tables (and functions) of :data:`SCHEMA_VERSION`."""
 
     def _migrate(self, cur: Cursor) -> None:
-        """Make the schema in a new ledger; refuse one whose schema this version does not know."""
+        """Make the schema in a new ledger, or bring an older one to :data:`SCHEMA_VERSION`;
+        refuse one whose schema this version does not know."""
         cur.execute("CREATE TABLE IF NOT EXISTS costrouter_schema (version INTEGER NOT NULL)")
-        if self._check_version(cur) == 0:
+        found = self._check_version(cur)
+        if found == 0:
             self._create_schema(cur)
+        for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
+            for statement in MIGRATIONS[version]:
+                cur.execute(statement)
+        if found != SCHEMA_VERSION:
             cur.execute("INSERT INTO costrouter_schema (version) VALUES (?)", (SCHEMA_VERSION,))
 
     def _check_version(self, cur: Cursor) -> int:
         """The ledger's schema version (0: none yet), refusing one this version does not know."""
         found = int(cur.execute("SELECT MAX(version) FROM costrouter_schema").fetchone()[0] or 0)
-        if found not in (0, SCHEMA_VERSION):
+        if found not in (0, *MIGRATIONS, SCHEMA_VERSION):
             raise LedgerError(
                 f"{self!r} has schema version {found}, and this costrouter knows only version "
                 f"{SCHEMA_VERSION} (a pre-release build made it): point --ledger at a new file "

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from .base import LedgerError
-from .schema import tables
+from .schema import SCHEMA_VERSION, tables
 from .sql import Cursor, SQLLedger
 
 BUSY_TIMEOUT_MS = 60_000
@@ -41,7 +41,8 @@ class SQLiteLedger(SQLLedger):
     """The ledger in one SQLite file at ``path`` (made, with its directory, if missing).
 
     ``read_only`` opens it for reading alone (status, reports, listings): nothing is created,
-    no write lock is ever taken, and a file that does not exist yet reads as an empty ledger."""
+    no write lock is taken (but once, to bring a ledger of an older schema up to date), and a
+    file that does not exist yet reads as an empty ledger."""
 
     def __init__(self, path: str, *, read_only: bool = False) -> None:
         super().__init__()
@@ -52,7 +53,9 @@ class SQLiteLedger(SQLLedger):
             self._exists = os.path.exists(path)
             if self._exists:
                 with self._transaction(write=False) as cur:
-                    self._check_version(cur)
+                    found = self._check_version(cur)
+                if found < SCHEMA_VERSION:
+                    SQLiteLedger(path).close()  # opened writable, it brings the schema up
             return
         self._create_file()
         with self._transaction() as cur:
