@@ -49,7 +49,8 @@ def test_the_estimate_names_what_it_was_made_of() -> None:
     assert basis.text_exact
     assert (basis.messages, basis.names, basis.choices, basis.output_prior) == (2, 1, 2, 400)
     assert basis.overhead == estimate.overhead == 3 * 2 + 1 + 3
-    assert basis.images == ((800, 600, estimate.images[0].tokens.expected),)
+    tokens = estimate.images[0].tokens
+    assert basis.images == ((800, 600, tokens.low, tokens.expected, tokens.high),)
     assert basis.expected_input == estimate.input_tokens.expected
     assert Basis.from_json(basis.to_json()) == basis
 
@@ -66,7 +67,8 @@ def test_a_routed_call_records_its_basis(ledger: Ledger) -> None:
 
 def test_rows_keep_their_basis_or_none(ledger: Ledger) -> None:
     """A row with a basis and one without (an orphan has none) read back as recorded."""
-    basis = Basis(12, True, 7, 2, 0, ((None, None, 258), (1024, 768, 1032)), 400, 1)
+    images = ((None, None, 258, 258, 6192), (1024, 768, 258, 1032, 1032))
+    basis = Basis(12, True, 7, 2, 0, images, 400, 1)
     ledger.settle(_row("with", basis), 1_700_000_001.0)
     ledger.settle(_row("without", None), 1_700_000_001.0)
     rows = {row.call_id: row for row in ledger.rows()}
@@ -76,8 +78,8 @@ def test_rows_keep_their_basis_or_none(ledger: Ledger) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) -> None:
-    """A ledger at schema version 1 (no basis column), holding a row: opening it adds the
-    column and records version 2; the old row reads with no basis, a new one keeps its own.
+    """A ledger at schema version 1 (no basis column, no calibrations), holding a row: opening
+    it adds both and records version 2; the old row reads with no basis, a new one keeps its own.
     A read-only open (reports) upgrades it too."""
     basis = Basis(3, True, 8, 1, 0, (), 400, 1)
     if backend == "sqlite":
@@ -85,6 +87,7 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
         ledger_from_url(url).close()
         with sqlite3.connect(tmp_path / "old.db") as db:
             db.execute("ALTER TABLE calls DROP COLUMN basis")
+            db.execute("DROP TABLE calibrations")
             db.execute("DELETE FROM costrouter_schema")
             db.execute("INSERT INTO costrouter_schema VALUES (1)")
             db.execute(
@@ -105,6 +108,7 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
         ledger_from_url(url).close()
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("ALTER TABLE calls DROP COLUMN basis")
+            db.execute("DROP TABLE calibrations")
             db.execute("DELETE FROM costrouter_schema")
             db.execute("INSERT INTO costrouter_schema VALUES (1)")
             db.execute(

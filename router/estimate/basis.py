@@ -15,7 +15,9 @@ import attrs
 
 from pricing import InputError
 
-Image = tuple[int | None, int | None, int]  # width, height (None when unknown), expected tokens
+#: An image: width, height (None when unknown) and its tokens at the rule's low, expected and
+#: high parameters (calibration picks the one the bills follow).
+Image = tuple[int | None, int | None, int, int, int]
 
 
 @attrs.frozen
@@ -33,7 +35,7 @@ class Basis:
 
     @property
     def expected_input(self) -> int:
-        return self.text_tokens + self.overhead + sum(tokens for _, _, tokens in self.images)
+        return self.text_tokens + self.overhead + sum(image[3] for image in self.images)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -72,9 +74,11 @@ class Basis:
 
 
 def _image(value: list[Any]) -> Image:
-    width, height, tokens = value
+    width, height, low, expected, high = value
     return (
         None if width is None else int(width),
         None if height is None else int(height),
-        int(tokens),
+        int(low),
+        int(expected),
+        int(high),
     )

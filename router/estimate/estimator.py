@@ -22,6 +22,7 @@ from pricing import Catalog, ImageRule, ModelSpec, NoTierError, Range, amounts, 
 
 from ..request import ImagePart, Request, TextPart
 from .basis import Basis
+from .calibration import Calibration, ModelCalibration
 from .images import ImageQuery, image_tokens
 from .text import TextEstimator
 
@@ -124,23 +125,36 @@ class Estimator:
     catalog: Catalog = attrs.field(factory=Catalog.bundled)
     text: TextEstimator = attrs.field(factory=TextEstimator, kw_only=True)
     output_prior: OutputPrior = attrs.field(factory=OutputPrior, kw_only=True)
+    #: What metered calls taught (see ``calibration``); None: the catalog's figures alone.
+    calibration: Calibration | None = attrs.field(default=None, kw_only=True)
 
-    def estimate(self, request: Request, model: str | ModelSpec) -> Estimate:
-        """The estimate on one model (an id, a served name, or a spec)."""
+    def estimate(
+        self, request: Request, model: str | ModelSpec, tags: Mapping[str, str] | None = None
+    ) -> Estimate:
+        """The estimate on one model (an id, a served name, or a spec); ``tags`` pick the
+        learned output of a calibrated model."""
         spec = model if isinstance(model, ModelSpec) else self.catalog.get(model)
-        return _RequestWork(self, request).estimate(spec)
+        return _RequestWork(self, request, tags).estimate(spec)
 
-    def estimate_many(self, request: Request, models: Iterable[ModelSpec]) -> list[Estimate]:
+    def estimate_many(
+        self,
+        request: Request,
+        models: Iterable[ModelSpec],
+        tags: Mapping[str, str] | None = None,
+    ) -> list[Estimate]:
         """The estimates on several models, sharing the work they have in common."""
-        work = _RequestWork(self, request)
+        work = _RequestWork(self, request, tags)
         return [work.estimate(spec) for spec in models]
 
     def estimate_each(
-        self, request: Request, models: Iterable[ModelSpec]
+        self,
+        request: Request,
+        models: Iterable[ModelSpec],
+        tags: Mapping[str, str] | None = None,
     ) -> Iterator[tuple[ModelSpec, Estimate | NoTierError]]:
         """Each model with its estimate, or the :class:`~pricing.NoTierError` that says no price
         tier covers the request on it (so one model's refusal does not stop the others)."""
-        work = _RequestWork(self, request)
+        work = _RequestWork(self, request, tags)
         for spec in models:
             try:
                 yield spec, work.estimate(spec)
@@ -173,15 +187,24 @@ class _RequestWork:
     a model's output limit and price tiers) and lives only as long as this request's estimates.
     """
 
-    def __init__(self, estimator: Estimator, request: Request) -> None:
+    def __init__(
+        self, estimator: Estimator, request: Request, tags: Mapping[str, str] | None
+    ) -> None:
         self.estimator = estimator
         self.request = request
+        self.tags = tags or {}
         self._texts: dict[str, _Text] = {}
         self._inputs: dict[tuple[str, ImageRule], _Input] = {}
         self._priced: dict[tuple[Any, ...], tuple[_Input, Range[int], Range[Decimal]]] = {}
 
     def estimate(self, spec: ModelSpec) -> Estimate:
         prior = self.estimator.output_prior.per_choice(spec, self.request)
+        calibration = self.estimator.calibration
+        learned = None if calibration is None else calibration.models.get(spec.id)
+        if learned is not None and calibration is not None:
+            inputs = self._input(spec.tokenizer, spec.image_rule)
+            basis = self._basis(inputs, prior)
+            return _calibrated(spec, self.request, self.tags, inputs, basis, learned, calibration)
         key = (spec.tokenizer, spec.image_rule, spec.defaults.max_tokens, prior, spec.tiers)
         priced = self._priced.get(key)
         if priced is None:
@@ -189,21 +212,6 @@ class _RequestWork:
             output = self._output(spec, prior)
             priced = self._priced[key] = (inputs, output, _cost(spec, inputs.tokens, output))
         inputs, output, cost = priced
-        messages = self.request.messages
-        images = tuple(
-            (p.width, p.height, p.tokens.expected) for p in inputs.parts if p.kind == "image"
-        )
-        text_tokens = sum(p.tokens.expected for p in inputs.parts if p.kind == "text")
-        basis = Basis(
-            text_tokens,
-            inputs.counted_by is not None,
-            inputs.overhead,
-            len(messages),
-            sum(1 for m in messages if m.name),
-            images,
-            prior,
-            self.request.n,
-        )
         return Estimate(
             spec.id,
             inputs.tokens,
@@ -214,7 +222,28 @@ class _RequestWork:
             spec.input_ceiling,
             spec.tokenizer,
             inputs.counted_by,
-            basis,
+            self._basis(inputs, prior),
+        )
+
+    def _basis(self, inputs: _Input, prior: int) -> Basis:
+        """What the catalog's figures for ``inputs`` were made of (calibration learns from it,
+        so it holds the documented image bounds whatever was applied)."""
+        messages = self.request.messages
+        images = tuple(
+            (p.width, p.height, p.tokens.low, p.tokens.expected, p.tokens.high)
+            for p in inputs.parts
+            if p.kind == "image"
+        )
+        text_tokens = sum(p.tokens.expected for p in inputs.parts if p.kind == "text")
+        return Basis(
+            text_tokens,
+            inputs.counted_by is not None,
+            inputs.overhead,
+            len(messages),
+            sum(1 for m in messages if m.name),
+            images,
+            prior,
+            self.request.n,
         )
 
     def _output(self, spec: ModelSpec, prior: int) -> Range[int]:
@@ -290,4 +319,59 @@ def _cost(spec: ModelSpec, tokens: Range[int], output: Range[int]) -> Range[Deci
         money.add(low_in, low_out),
         money.add(expected_in, expected_out),
         money.add(high_in, high_out),
+    )
+
+
+def _calibrated(
+    spec: ModelSpec,
+    request: Request,
+    tags: Mapping[str, str],
+    inputs: _Input,
+    basis: Basis,
+    learned: ModelCalibration,
+    calibration: Calibration,
+) -> Estimate:
+    """The estimate with what metered calls taught: ``expected`` follows the lessons, ``low``
+    and ``high`` widen to keep it inside, and ``high`` shrinks only with ``trust_high``."""
+    trust = calibration.trust_high
+    low, expected, high = inputs.tokens.low, inputs.tokens.expected, inputs.tokens.high
+    overhead = inputs.overhead
+    if learned.template is not None:
+        overhead = learned.template.tokens(basis.messages, basis.names)
+        change = overhead - inputs.overhead
+        low, expected = low + min(change, 0), expected + change
+        high += change if change > 0 or trust else 0
+    parts = []
+    for part in inputs.parts:
+        fit = learned.images
+        if part.kind != "image" or fit is None:
+            parts.append(part)
+            continue
+        tokens = part.tokens
+        billed = fit.tokens(tokens.low, tokens.expected, tokens.high)
+        expected += billed - tokens.expected
+        low -= max(tokens.low - billed, 0)
+        most = billed if trust else max(billed, tokens.high)
+        high += most - tokens.high
+        parts.append(attrs.evolve(part, tokens=Range(min(tokens.low, billed), billed, most)))
+    most_out = (request.max_tokens or spec.defaults.max_tokens) * request.n
+    key = learned.output_key(tags)
+    per_choice = basis.output_prior if key is None else learned.output[key]
+    out_expected = min(most_out, per_choice * request.n)
+    out_high = most_out
+    if trust and key is not None:
+        out_high = min(most_out, learned.output_high.get(key, most_out) * request.n)
+    output = Range(0, out_expected, max(out_high, out_expected))
+    tokens = Range(max(0, min(low, expected)), expected, max(high, expected))
+    return Estimate(
+        spec.id,
+        tokens,
+        output,
+        _cost(spec, tokens, output),
+        tuple(parts),
+        overhead,
+        spec.input_ceiling,
+        spec.tokenizer,
+        inputs.counted_by,
+        basis,
     )

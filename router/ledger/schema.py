@@ -21,10 +21,14 @@ from .budgets import from_units, to_units
 from .calendar import calendar_keys
 
 SCHEMA_VERSION = 2
+#: The calibrations table: each version learned from metered calls, the newest in force.
+CALIBRATIONS = """CREATE TABLE calibrations (
+    version INTEGER PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, body TEXT NOT NULL)"""
 #: What takes a ledger of each older version to the next, in order. Version 2 keeps each call's
-#: estimate basis (a column added last, so positional INSERTs of older rows still fit).
+#: estimate basis (a column added last, so positional INSERTs of older rows still fit) and the
+#: calibrations learned from them.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE calls ADD COLUMN basis TEXT NOT NULL DEFAULT ''",),
+    1: ("ALTER TABLE calls ADD COLUMN basis TEXT NOT NULL DEFAULT ''", CALIBRATIONS),
 }
 
 #: The ``calls`` table, column by column: (name, SQL type). Everything about a call but its
@@ -85,6 +89,7 @@ def tables(clustered: str) -> tuple[str, ...]:
     PRIMARY KEY (call_id, attempt)){clustered}""",
         "CREATE INDEX pending_by_expiry ON pending (expires_at)",
         f"CREATE TABLE calls (\n    {calls},\n    PRIMARY KEY (call_id, attempt))",
+        CALIBRATIONS,
         "CREATE INDEX calls_by_ts ON calls (ts)",
     )
 
