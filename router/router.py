@@ -10,6 +10,7 @@ a hold, bounds the whole call.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import uuid
@@ -104,6 +105,7 @@ class Router:
         on_soft_limit: SoftLimitHook | None = None,
         deadline: float | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
+        calibration_seconds: float = 60.0,
     ) -> None:
         if deadline is None:  # 120 s, or less when holds are short: it must end before them
             deadline = min(DEFAULT_DEADLINE, hold_seconds / 2)
@@ -131,6 +133,8 @@ class Router:
         self.on_soft_limit = on_soft_limit
         self.deadline = deadline
         self.on_attempt = on_attempt
+        self.calibration_seconds = calibration_seconds
+        self._calibration_read = -math.inf
 
     def __repr__(self) -> str:
         return f"Router(base_url={self._base_url!r}, models={len(self.catalog)})"
@@ -168,12 +172,28 @@ class Router:
         *,
         model: str | None = None,
         allowance: Allowance | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Decision:
-        """The route decision; ``model`` pins one model (the policy's checks still apply)."""
+        """The route decision; ``model`` pins one model (the policy's checks still apply).
+        With a ledger, estimates use the calibration stored in it (re-read every
+        ``calibration_seconds``); ``tags`` pick its learned output per tag."""
         policy = policy if policy is not None else DEFAULT_POLICY
         if model is not None:
             policy = attrs.evolve(policy, models=frozenset({model}))
-        return self.selector.route(request, policy, allowance)
+        self._follow_calibration()
+        return self.selector.route(request, policy, allowance, tags)
+
+    def _follow_calibration(self) -> None:
+        """Take the ledger's newest calibration into the estimator when its version changed."""
+        now = self._clock()
+        if self.ledger is None or now - self._calibration_read < self.calibration_seconds:
+            return
+        self._calibration_read = now
+        stored = self.ledger.calibration()
+        estimator = self.selector.estimator
+        current = estimator.calibration
+        if (stored and stored.version) != (current and current.version):
+            self.selector.estimator = attrs.evolve(estimator, calibration=stored)
 
     def call(
         self,
@@ -239,7 +259,7 @@ class Router:
         the call's error row and raised."""
         policy = policy if policy is not None else DEFAULT_POLICY
         tags = check_tags(tags or {})
-        decision = self.plan(request, policy, model=model)
+        decision = self.plan(request, policy, model=model, tags=tags)
         attempts = _Attempts(self.on_attempt)
         call = _Call(self._new_id(), self._clock(), self._wall_clock(), attempts, self.deadline)
         last: tuple[Candidate, dict[str, str], GatewayError] | None = None

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pricing import RouterError
 
 from .._version import __version__
-from . import budget, call, catalog, plan, report
+from . import budget, calibrate, call, catalog, plan, report
 from .options import Parser, common_options
 
 
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="costrouter", description="Cost-aware routing and billing for VLM calls.")
     parser.add_argument("--version", action="version", version=f"costrouter {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for command in (catalog, plan, call, budget, report):
+    for command in (catalog, plan, call, budget, report, calibrate):
         command.add_commands(commands, common)
     return parser
 

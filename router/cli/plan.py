@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from decimal import Decimal
 from typing import Any
 
+import attrs
+
 import pricing
 from pricing import usd_display
 
-from ..estimate.estimator import Estimate
+from ..estimate.estimator import Estimate, Estimator
 from ..estimate.text import CHAT_OVERHEAD
+from ..ledger.base import Ledger, LedgerError
 from ..ledger.budgets import call_tags, remaining_for
 from ..report.table import render_table
 from ..routing.policy import Decision, NoModelQualifiesError
@@ -31,11 +35,26 @@ from .options import (
 )
 
 
+def _calibrated(args: argparse.Namespace, catalog: pricing.Catalog, ledger: Ledger) -> Estimator:
+    """The options' estimator with the ledger's calibration in force, if any."""
+    return attrs.evolve(estimator_from_args(args, catalog), calibration=ledger.calibration())
+
+
 def cmd_estimate(args: argparse.Namespace) -> int:
     catalog = load_catalog(args)
     model = catalog.get(args.model)
     request = request_from_args(args)
-    estimate = estimator_from_args(args, catalog).estimate(request, model)
+    try:
+        ledger = open_ledger(args, read_only=True)
+    except LedgerError as exc:  # an estimate needs no ledger: go on with the catalog's figures
+        print(f"costrouter: calibration not read ({exc})", file=sys.stderr)
+        estimator = estimator_from_args(args, catalog)
+    else:
+        try:
+            estimator = _calibrated(args, catalog, ledger)
+        finally:
+            ledger.close()
+    estimate = estimator.estimate(request, model, tags_from_args(args))
     if args.json:
         print_json(estimate_document(estimate))
         return 0
@@ -89,6 +108,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     ledger = open_ledger(args, read_only=True)
     try:
         statuses = ledger.status(time.time())  # read once; each model's allowance derives from it
+        estimator = _calibrated(args, catalog, ledger)
     finally:
         ledger.close()
 
@@ -96,8 +116,8 @@ def cmd_route(args: argparse.Namespace) -> int:
         return remaining_for(statuses, call_tags(tags, spec.id))
 
     try:
-        selector = Selector(catalog, estimator=estimator_from_args(args, catalog))
-        decision = selector.route(request, policy_from_args(args), allowance)
+        selector = Selector(catalog, estimator=estimator)
+        decision = selector.route(request, policy_from_args(args), allowance, tags)
     except NoModelQualifiesError as exc:
         rejected = [rejection_document(r) for r in exc.rejected]
         if args.json:
@@ -141,6 +161,8 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     estimate.add_argument("--model", required=True, help="the model to estimate for")
     add_request_options(estimate)
+    add_tag_options(estimate, "use the output learned for calls tagged so")
+    add_ledger_option(estimate)
     estimate.set_defaults(handler=cmd_estimate)
     route = commands.add_parser(
         "route", parents=[common], help="rank the models that can do the job by cost"

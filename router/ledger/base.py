@@ -23,6 +23,7 @@ import attrs
 from pricing import InputError, RouterError, money
 
 from ..estimate.basis import Basis
+from ..estimate.calibration import Calibration
 from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
 from .spend import Report, ReportQuery
 
@@ -234,6 +235,20 @@ class Ledger(abc.ABC):
     def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
         """Spend grouped and filtered as ``query`` says, with the budgets' current state;
         ``series`` adds spend per day and model (for the chart)."""
+
+    @abc.abstractmethod
+    def calibration(self) -> Calibration | None:
+        """The calibration in force (the newest stored), or None."""
+
+    @abc.abstractmethod
+    def store_calibration(self, calibration: Calibration, now: float) -> Calibration:
+        """Store ``calibration`` as the next version, in force for every process from now on;
+        returns it with its version and time."""
+
+    @abc.abstractmethod
+    def reset_calibration(self) -> int:
+        """Remove every stored calibration (estimates return to the catalog's figures);
+        returns how many versions there were."""
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""

@@ -15,6 +15,7 @@ import attrs
 
 from pricing import money
 
+from ..estimate.calibration import Calibration
 from .base import (
     DEFAULT_HOLD_SECONDS,
     FOREVER,
@@ -49,6 +50,7 @@ class MemoryLedger(Ledger):
         #: (call id, attempt) → its tags (JSON), amount, reserved at, hold's end, whether sent
         self._pending: dict[_Attempt, tuple[str, Decimal, float, float, bool]] = {}
         self._rows: dict[_Attempt, LedgerRow] = {}
+        self._calibrations: list[Calibration] = []
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryLedger:
@@ -151,6 +153,23 @@ class MemoryLedger(Ledger):
         with self._lock:
             self._holds.pop((call_id, attempt), None)
             self._pending.pop((call_id, attempt), None)
+
+    def calibration(self) -> Calibration | None:
+        with self._lock:
+            return self._calibrations[-1] if self._calibrations else None
+
+    def store_calibration(self, calibration: Calibration, now: float) -> Calibration:
+        with self._lock:
+            version = self._calibrations[-1].version + 1 if self._calibrations else 1
+            stored = attrs.evolve(calibration, version=version, created_at=now)
+            self._calibrations.append(stored)
+            return stored
+
+    def reset_calibration(self) -> int:
+        with self._lock:
+            count = len(self._calibrations)
+            self._calibrations.clear()
+            return count
 
     def rows(self) -> list[LedgerRow]:
         with self._lock:

@@ -16,6 +16,9 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
+import attrs
+
+from ..estimate.calibration import Calibration
 from .base import (
     DEFAULT_HOLD_SECONDS,
     FOREVER,
@@ -351,6 +354,32 @@ class SQLLedger(Ledger):
     def rows(self) -> list[LedgerRow]:
         with self._transaction(write=False) as cur:
             return [row_from(r) for r in cur.execute(SELECT_ROWS).fetchall()]
+
+    def calibration(self) -> Calibration | None:
+        with self._transaction(write=False) as cur:
+            found = cur.execute(
+                "SELECT version, created_at, body FROM calibrations ORDER BY version DESC LIMIT 1"
+            ).fetchone()
+        if found is None:
+            return None
+        version, created_at, body = found
+        return Calibration.from_json(body, version=int(version), created_at=float(created_at))
+
+    def store_calibration(self, calibration: Calibration, now: float) -> Calibration:
+        with self._transaction() as cur:
+            last = cur.execute("SELECT MAX(version) FROM calibrations").fetchone()[0]
+            version = int(last or 0) + 1
+            cur.execute(
+                "INSERT INTO calibrations (version, created_at, body) VALUES (?, ?, ?)",
+                (version, now, calibration.to_json()),
+            )
+        return attrs.evolve(calibration, version=version, created_at=now)
+
+    def reset_calibration(self) -> int:
+        with self._transaction() as cur:
+            count = int(cur.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0])
+            cur.execute("DELETE FROM calibrations")
+        return count
 
     def insert_rows(self, rows: Iterator[LedgerRow] | Sequence[LedgerRow]) -> None:
         """Bulk-load recorded calls (benchmarks, imports); budgets are not touched."""

@@ -10,7 +10,7 @@ spent) runs again.
 from __future__ import annotations
 
 import operator
-from collections.abc import Hashable, Iterable
+from collections.abc import Hashable, Iterable, Mapping
 
 import attrs
 import cachetools
@@ -68,9 +68,9 @@ class Selector:
                 "the selector's catalog and its estimator's differ: pass one of them "
                 "(the selector routes over the estimator's catalog)"
             )
-        self._cache: cachetools.LRUCache[tuple[Hashable, Policy], _Ranked] = cachetools.LRUCache(
-            maxsize=cache_size
-        )
+        self._cache: cachetools.LRUCache[
+            tuple[Hashable, Policy, frozenset[tuple[str, str]] | None], _Ranked
+        ] = cachetools.LRUCache(maxsize=cache_size)
         self._screens: cachetools.LRUCache[
             tuple[Policy, frozenset[str], frozenset[str]], _Screened
         ] = cachetools.LRUCache(maxsize=64)
@@ -92,7 +92,11 @@ class Selector:
         return self._estimator.catalog
 
     def route(
-        self, request: Request, policy: Policy | None = None, allowance: Allowance | None = None
+        self,
+        request: Request,
+        policy: Policy | None = None,
+        allowance: Allowance | None = None,
+        tags: Mapping[str, str] | None = None,
     ) -> Decision:
         """The decision for ``request``; raises :class:`NoModelQualifiesError` if none fits.
 
@@ -100,10 +104,13 @@ class Selector:
         whose worst case is above it is rejected (the budget seam: the ledger supplies it).
         """
         policy = policy if policy is not None else DEFAULT_POLICY
-        key = (request_shape(request), policy)
+        # Tags change an estimate only through a calibration's learned output per tag.
+        calibrated = self._estimator.calibration is not None and tags
+        tag_key = frozenset(tags.items()) if calibrated and tags else None
+        key = (request_shape(request), policy, tag_key)
         ranked = self._cache.get(key)
         if ranked is None:
-            ranked = self._cache[key] = self._rank(request, policy)
+            ranked = self._cache[key] = self._rank(request, policy, tags)
         candidates, rejected = ranked
         if allowance is not None:
             candidates, rejected = _apply_allowance(candidates, rejected, allowance, self.catalog)
@@ -111,14 +118,16 @@ class Selector:
             raise NoModelQualifiesError(rejected)
         return Decision(candidates, rejected)
 
-    def _rank(self, request: Request, policy: Policy) -> _Ranked:
+    def _rank(
+        self, request: Request, policy: Policy, tags: Mapping[str, str] | None = None
+    ) -> _Ranked:
         """Candidates cheapest first (ties: best quality, then id); rejections in catalog order."""
         rules, screened = self._screened(policy, request)
         by_expected = policy.objective == "expected"
         passed = [entry for entry in screened if entry.rejection is None]
         rejected = [(e.position, e.rejection) for e in screened if e.rejection is not None]
         candidates: list[Candidate] = []
-        estimates = self.estimator.estimate_each(request, (entry.model for entry in passed))
+        estimates = self.estimator.estimate_each(request, (entry.model for entry in passed), tags)
         for entry, (model, estimate) in zip(passed, estimates, strict=True):
             if isinstance(estimate, NoTierError):
                 rejected.append((entry.position, _no_tier(model, estimate)))
