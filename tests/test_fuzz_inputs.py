@@ -171,7 +171,7 @@ def test_usage_beyond_any_call_is_an_input_error() -> None:
 #: Words the command line is fuzzed with: every command and flag, and values of every kind.
 COMMANDS = [
     ["models"], ["price"], ["estimate"], ["route"], ["call"], ["budget", "set"],
-    ["budget", "list"], ["report"], ["budget"], [],
+    ["budget", "list"], ["report"], ["budget"], ["calibrate"], [],
 ]  # fmt: skip
 FLAGS = [
     "--json", "--provider", "--input-tokens", "--output-tokens", "--cached-tokens",
@@ -181,6 +181,7 @@ FLAGS = [
     "--max-cost", "--ceiling", "--objective", "--min-quality", "--user", "--project", "--tag",
     "--ledger", "--base-url", "--stream", "--fit-budget", "--retries", "--timeout", "--limit",
     "--period", "--soft", "--tz", "--by", "--since", "--until", "--format", "--out", "--catalog",
+    "--apply", "--reset", "--min-calls",
 ]  # fmt: skip
 WORDS = [
     "", "-", "0", "-1", "1", "2", "1e30", "10" * 25, "nan", "inf", "0.5", "-0.0", "\x00", "\udcff",

@@ -44,10 +44,11 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     catalog = load_catalog(args)
     model = catalog.get(args.model)
     request = request_from_args(args)
+    note = None
     try:
         ledger = open_ledger(args, read_only=True)
     except LedgerError as exc:  # an estimate needs no ledger: go on with the catalog's figures
-        print(f"costrouter: calibration not read ({exc})", file=sys.stderr)
+        note = f"costrouter: calibration not read ({exc})"
         estimator = estimator_from_args(args, catalog)
     else:
         try:
@@ -55,6 +56,8 @@ def cmd_estimate(args: argparse.Namespace) -> int:
         finally:
             ledger.close()
     estimate = estimator.estimate(request, model, tags_from_args(args))
+    if note is not None:  # said once the estimate stands (an error is the only line otherwise)
+        print(note, file=sys.stderr)
     if args.json:
         print_json(estimate_document(estimate))
         return 0
