@@ -87,7 +87,11 @@ class _Attempts(list[Attempt]):
 
 
 class Router:
-    """Routes, sends and meters calls. Every collaborator can be passed in (tests, fleets)."""
+    """Routes, sends and meters calls. Every collaborator can be passed in (tests, fleets).
+
+    With a ledger, estimates follow the calibration stored in it (``costrouter calibrate
+    --apply``), read again every ``calibration_seconds``; ``trust_calibration`` lets it lower
+    worst cases too (see :mod:`router.estimate.calibration` for what that risks)."""
 
     def __init__(
         self,
@@ -106,6 +110,7 @@ class Router:
         deadline: float | None = None,
         on_attempt: Callable[[Attempt], None] | None = None,
         calibration_seconds: float = 60.0,
+        trust_calibration: bool = False,
     ) -> None:
         if deadline is None:  # 120 s, or less when holds are short: it must end before them
             deadline = min(DEFAULT_DEADLINE, hold_seconds / 2)
@@ -134,6 +139,7 @@ class Router:
         self.deadline = deadline
         self.on_attempt = on_attempt
         self.calibration_seconds = calibration_seconds
+        self.trust_calibration = trust_calibration
         self._calibration_read = -math.inf
 
     def __repr__(self) -> str:
@@ -190,6 +196,8 @@ class Router:
             return
         self._calibration_read = now
         stored = self.ledger.calibration()
+        if stored is not None and self.trust_calibration:
+            stored = attrs.evolve(stored, trust_high=True)
         estimator = self.selector.estimator
         current = estimator.calibration
         if (stored and stored.version) != (current and current.version):

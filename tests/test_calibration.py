@@ -251,3 +251,47 @@ def test_rows_that_cannot_teach_are_skipped() -> None:
         }
     )
     assert Calibration.from_json(learned.to_json()) == learned
+
+
+def test_trust_lowers_the_worst_case_and_without_it_nothing_does(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """With a calibration that bills images at the low bound and output around 40 tokens, the
+    worst case stays the catalog's unless --trust-calibration, which lowers it to the lessons;
+    a lesson that raises a count (a larger template) raises the worst case even without it."""
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    ledger = ledger_from_url(url)
+    lowered = ModelCalibration(9, None, ImageFit("low"), {"": 40}, {"": 55})
+    raised = ModelCalibration(9, Template(20, 0, 10), None, {}, {})
+    ledger.store_calibration(Calibration({GEMINI: lowered, QWEN: raised}), 1.0)
+    ledger.close()
+    image = tmp_path / "chart.png"
+    image.write_bytes(png(1600, 1200))
+
+    def estimate(model: str, *flags: str) -> dict[str, Any]:
+        args = ("--prompt", "caption this", "--image", str(image), "--ledger", url, "--json")
+        done = run_cli("estimate", "--model", model, *args, *flags)
+        assert done.code == 0, done.err
+        return dict(done.json())
+
+    plain, trusted = estimate(GEMINI), estimate(GEMINI, "--trust-calibration")
+    assert (
+        plain["images"][0]["tokens"]["expected"]
+        == trusted["images"][0]["tokens"]["expected"]
+        == 258
+    )
+    assert plain["images"][0]["tokens"]["high"] > 258
+    assert trusted["images"][0]["tokens"]["high"] == 258
+    assert plain["output_tokens"] == {"low": 0, "expected": 40, "high": 1000}
+    assert trusted["output_tokens"] == {"low": 0, "expected": 40, "high": 55}
+    assert Decimal(trusted["cost"]["high"]) < Decimal(plain["cost"]["high"])
+    catalog = run_cli("estimate", "--model", QWEN, "--prompt", "caption this", "--json").json()
+    more = estimate(QWEN)
+    template = 20 * 1 + 10
+    assert more["chat_overhead_tokens"] == template
+    gain = template - catalog["chat_overhead_tokens"]
+    image_tokens = more["images"][0]["tokens"]
+    assert (
+        more["input_tokens"]["high"]
+        == catalog["input_tokens"]["high"] + gain + image_tokens["high"]
+    )

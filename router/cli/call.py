@@ -52,6 +52,7 @@ def cmd_call(args: argparse.Namespace) -> int:
         ledger=ledger,
         selector=selector,
         on_attempt=None if args.json else _print_failed_attempt,
+        trust_calibration=args.trust_calibration,
     )
     policy = policy_from_args(args)
     try:

@@ -91,6 +91,12 @@ def add_request_options(parser: argparse.ArgumentParser) -> None:
         help="count text exactly (the default: splintr-rs's bundled tokenizers, or the "
         "files COSTROUTER_VOCAB_<FAMILY> names; a family without one is estimated)",
     )
+    group.add_argument(
+        "--trust-calibration",
+        action="store_true",
+        help="let the ledger's calibration lower worst cases too (reservations then follow "
+        "observed bills, and an unusual call may cost more than it reserved)",
+    )
     counting.add_argument(
         "--estimate-text",
         action="store_true",

@@ -36,8 +36,12 @@ from .options import (
 
 
 def _calibrated(args: argparse.Namespace, catalog: pricing.Catalog, ledger: Ledger) -> Estimator:
-    """The options' estimator with the ledger's calibration in force, if any."""
-    return attrs.evolve(estimator_from_args(args, catalog), calibration=ledger.calibration())
+    """The options' estimator with the ledger's calibration in force, if any (lowering worst
+    cases too with ``--trust-calibration``)."""
+    calibration = ledger.calibration()
+    if calibration is not None and args.trust_calibration:
+        calibration = attrs.evolve(calibration, trust_high=True)
+    return attrs.evolve(estimator_from_args(args, catalog), calibration=calibration)
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
