@@ -20,10 +20,17 @@ PROJECTS = ("atlas", "borealis")
 START = 1_767_225_600.0  # 2026-01-01 00:00 UTC
 
 
-def rows(count: int, seed: int = 7, days: int = 60) -> Iterator[LedgerRow]:
+def rows(
+    count: int,
+    seed: int = 7,
+    days: int = 60,
+    *,
+    models: tuple[str, ...] = MODELS,
+    start: float = START,
+) -> Iterator[LedgerRow]:
     rng = random.Random(seed)
     for n in range(count):
-        model = rng.choice(MODELS)
+        model = rng.choice(models)
         status = rng.choices(("ok", "error", "unmetered"), weights=(90, 5, 5))[0]
         expected = Decimal(rng.randint(1_000, 2_000_000)).scaleb(-9)
         cost = (
@@ -41,7 +48,7 @@ def rows(count: int, seed: int = 7, days: int = 60) -> Iterator[LedgerRow]:
             tags["team"] = rng.choice(("vision", "search"))
         yield LedgerRow(
             f"s{seed}-{n}",
-            START + rng.random() * days * 86400,
+            start + rng.random() * days * 86400,
             model,
             model,
             tuple(sorted(tags.items())),

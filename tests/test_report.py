@@ -9,10 +9,11 @@ import json
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from router import Budget, InputError, Ledger, Report, ReportQuery
+from router import Budget, InputError, Ledger, MemoryLedger, Report, ReportQuery
 from router.ledger.memory import aggregate_rows
 from router.ledger.sql import SQLLedger
 from router.report import FORMATS
@@ -133,14 +134,14 @@ def test_formats(memory_report: Report) -> None:
     """JSON money is strings; CSV has one line per group summing to the total; the table ends
     with TOTAL; HTML is one page with an inline SVG chart and the tables."""
     report = memory_report
-    doc = json.loads(FORMATS["json"](report))
+    doc = json.loads(FORMATS["json"](report, None))
     assert isinstance(doc["total"]["cost"], str)
     assert Decimal(doc["total"]["cost"]) == sum((r.cost for r in ROWS), Decimal(0))
     assert {"model", "calls", "input_tokens", "output_tokens", "cost"} <= set(doc["rows"][0])
-    lines = list(csv.DictReader(io.StringIO(FORMATS["csv"](report))))
+    lines = list(csv.DictReader(io.StringIO(FORMATS["csv"](report, None))))
     assert sum(Decimal(line["cost"]) for line in lines) == Decimal(doc["total"]["cost"])
-    assert "TOTAL" in FORMATS["table"](report)
-    page = FORMATS["html"](report)
+    assert "TOTAL" in FORMATS["table"](report, None)
+    page = FORMATS["html"](report, None)
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("<svg") == 1
     assert "Spend over time" in page
@@ -148,14 +149,14 @@ def test_formats(memory_report: Report) -> None:
     assert "http" not in page.split("<svg", 1)[0]  # nothing fetched from elsewhere
 
 
-def test_html_without_matplotlib_says_how_to_get_the_chart(
+def test_html_needs_no_plotting_library(
     memory_report: Report, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without matplotlib the page keeps its tables and names the install line."""
+    """The chart is drawn by the page itself: with matplotlib hidden it is still there."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     page = to_html(memory_report)
-    assert "<svg" not in page
-    assert "costrouter[report]" in page
+    assert page.count("<svg") == 1
+    assert "<rect" in page
     assert "<table>" in page
 
 
@@ -183,3 +184,59 @@ def test_cli_report(run_cli: RunCli, tmp_path: Path) -> None:
         assert "<svg" in handle.read()
     assert run_cli("report", "--by", "colour", "--ledger", url).code == 2
     assert run_cli("report", "--since", "yesterday", "--ledger", url).code == 2
+
+
+def _big_report(now: float) -> tuple[Report, Any]:
+    """20 models over 90 days up to ``now`` and 4 budgets, one over its limit, with insights."""
+    import attrs
+
+    from pricing import Catalog
+    from router.report.insights import insights
+
+    from .synthetic import rows
+
+    models = tuple(m.id for m in Catalog.bundled() if m.snapshot_of is None)[:20]
+    ledger = MemoryLedger()
+    for scope, limit, period in (
+        ("user=alice", "0.01", "month"), ("global", "500", "month"),
+        ("project=atlas", "200", "week"), ("team=vision", "300", "total"),
+    ):  # fmt: skip
+        ledger.set_budget(Budget.parse(scope, limit, period=period))
+    for row in rows(3000, days=90, models=models, start=now - 90 * 86400):
+        ledger.settle(row, row.ts)  # budgets first: a settled call counts in their windows
+    report = ledger.report(ReportQuery(by=("day", "model")), now, series=True)
+    by_model = ledger.report(attrs.evolve(report.query, by=("model",)), now)
+    return report, insights(report, by_model, None, (), now)
+
+
+def test_a_big_html_report_is_self_contained_with_distinct_colours() -> None:
+    """20 models over 90 days: the page loads nothing from elsewhere, its chart stacks the top
+    nine models and "other" in ten distinct colours named in its legend, and the budget over
+    its limit is marked, with the month labelled as a month."""
+    import re
+
+    from router.report.html import PALETTE
+
+    report, found = _big_report(NOW - 5.5 * 86400)  # late in a month: its window has spend
+    page = to_html(report, found)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
+    assert "@import" not in page
+    assert "<script" not in page
+    assert "<link" not in page
+    fills = re.findall(r'<rect [^>]*fill="(#[0-9a-f]{6})"', page)
+    legend = re.findall(r'<li><i style="background:(#[0-9a-f]{6})"></i>([^<]+)</li>', page)
+    assert len(legend) == 10
+    assert legend[-1][1] == "other"
+    assert len({colour for colour, _ in legend}) == 10
+    assert set(fills) == {colour for colour, _ in legend} == set(PALETTE)
+    assert page.count('<tr class="over">') == 1
+    assert "user=alice" in page.split('<tr class="over">', 1)[1].split("</tr>", 1)[0]
+    assert ">2026-" in page  # labels
+    doc = json.loads(FORMATS["json"](report, found))
+    [over] = [b for b in doc["burn"] if b["over"]]
+    assert over["scope"] == "user=alice"
+    assert len(over["window"]) == 7  # 2026-01, not 2026-01-01
+    assert doc["headline"]["calls"] == report.total.calls
+    assert doc["headline"]["dearest_model"] == found.headline.dearest
+    table = FORMATS["table"](report, found)
+    assert "OVER THE LIMIT" in table

@@ -8,13 +8,19 @@ import sys
 import time
 from typing import Any
 
+import attrs
+
 from pricing import InputError
 
+from ..calibrate import learn
+from ..ledger.base import LedgerRow
 from ..ledger.spend import ReportQuery
 from ..report import FORMATS
+from ..report.insights import insights, previous_query
 from .options import (
     add_ledger_option,
     add_tag_options,
+    load_catalog,
     open_ledger,
     tags_from_args,
 )
@@ -27,6 +33,18 @@ def _date(text: str) -> dt.date:
         raise InputError(f"dates are YYYY-MM-DD, got {text!r}") from None
 
 
+def _in_range(rows: list[LedgerRow], query: ReportQuery) -> list[LedgerRow]:
+    """The rows the report's query covers (its dates and tags)."""
+    since, until = query.since_ts, query.until_ts
+    return [
+        row
+        for row in rows
+        if (since is None or row.ts >= since)
+        and (until is None or row.ts < until)
+        and all(row.tag_map.get(k) == v for k, v in query.tags)
+    ]
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     tags = tags_from_args(args)
     by = [g.strip() for g in args.by.split(",") if g.strip()] if args.by else []
@@ -37,12 +55,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         tags=tags,
     )
     fmt = "json" if args.json else args.format
+    now = time.time()
     ledger = open_ledger(args, read_only=True)
     try:
-        report = ledger.report(query, time.time(), series=fmt == "html")
+        report = ledger.report(query, now, series=fmt == "html")
+        found = None
+        if fmt != "csv":  # the CSV is the groups alone, for spreadsheets
+            by_model = ledger.report(attrs.evolve(query, by=("model",)), now)
+            before = previous_query(query, dt.datetime.fromtimestamp(now, dt.timezone.utc).date())
+            previous = None if before is None else ledger.report(before, now)
+            _, lessons = learn(_in_range(ledger.rows(), query), load_catalog(args))
+            found = insights(report, by_model, previous, lessons, now)
     finally:
         ledger.close()
-    text = FORMATS[fmt](report)
+    text = FORMATS[fmt](report, found)
     if args.out:
         try:
             with open(args.out, "w", encoding="utf-8") as handle:

@@ -7,6 +7,7 @@ window is named by the ISO date of its first day (``total`` has one window, ``to
 from __future__ import annotations
 
 import datetime as dt
+import math
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pricing import InputError
@@ -40,6 +41,17 @@ def window_key(period: str, tz: str, now: float) -> str:
     last = _last_window.get((period, tz))
     if last is not None and last[0] <= now < last[1]:
         return last[2]
+    start, end, key = window_bounds(period, tz, now)
+    if start <= now < end:
+        _last_window[period, tz] = (start, end, key)
+    return key
+
+
+def window_bounds(period: str, tz: str, now: float) -> tuple[float, float, str]:
+    """The Unix start and end of the ``period`` window ``now`` falls in, and its key
+    (``total``: from the epoch to infinity)."""
+    if period == "total":
+        return 0.0, math.inf, "total"
     zone = tzinfo(tz)
     first = dt.datetime.fromtimestamp(now, zone).date()
     if period == "week":
@@ -54,10 +66,16 @@ def window_key(period: str, tz: str, now: float) -> str:
     # of the change, a repeated one to its first occurrence: both are where the date turns.
     start = dt.datetime.combine(first, dt.time(), zone).timestamp()
     end = dt.datetime.combine(after, dt.time(), zone).timestamp()
-    key = first.isoformat()
-    if start <= now < end:
-        _last_window[period, tz] = (start, end, key)
-    return key
+    return start, end, first.isoformat()
+
+
+def window_label(period: str, key: str) -> str:
+    """A window's key as people read it: 2026-12 for a month, the week's first day, all time."""
+    if period == "month":
+        return key[:7]
+    if period == "week":
+        return f"week of {key}"
+    return "all time" if period == "total" else key
 
 
 def calendar_keys(ts: float) -> tuple[str, str, str]:

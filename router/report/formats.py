@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
+from decimal import Decimal
 from typing import Any
 
 from pricing import usd_display, usd_text
 
 from ..ledger.budgets import BudgetStatus
+from ..ledger.calendar import window_label
 from ..ledger.spend import Report, ReportRow
+from .insights import Insights, insights
 from .table import render_table
 
 
@@ -44,17 +48,65 @@ def budget_document(status: BudgetStatus) -> dict[str, Any]:
     }
 
 
-def to_json(report: Report) -> str:
+def _day(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).date().isoformat()
+
+
+def _ratio(value: float | Decimal | None, places: int = 4) -> str | None:
+    return None if value is None else str(round(Decimal(str(value)), places))
+
+
+def insights_document(found: Insights) -> dict[str, Any]:
+    """The headline, the budgets' burn and the estimates' accuracy, as JSON values."""
+    h = found.headline
+    return {
+        "headline": {
+            "spend": usd_text(h.spend),
+            "calls": h.calls,
+            "per_call": None if h.per_call is None else usd_text(h.per_call),
+            "dearest_model": h.dearest,
+            "dearest_spend": usd_text(h.dearest_spend),
+            "previous_spend": None if h.previous is None else usd_text(h.previous),
+            "change": None if h.change is None else str(h.change),
+        },
+        "burn": [
+            {
+                "scope": b.status.budget.scope_text,
+                "period": b.status.budget.period,
+                "window": b.label,
+                "over": b.over,
+                "runs_out": _day(b.runs_out),
+            }
+            for b in found.burns
+        ],
+        "accuracy": [
+            {
+                "model": a.model,
+                "calls": a.calls,
+                "actual_over_expected": None
+                if a.actual_over_expected is None
+                else str(a.actual_over_expected),
+                "over_high": a.over_high,
+                "input_error": _ratio(a.input_error),
+                "calibrated_input_error": _ratio(a.calibrated_error),
+            }
+            for a in found.accuracy
+        ],
+    }
+
+
+def to_json(report: Report, found: Insights | None = None) -> str:
     by = report.query.by
     document = {
         "rows": [_row_document(r, by) for r in report.rows],
         "total": _row_document(report.total, ()),
         "budgets": [budget_document(s) for s in report.budgets],
+        **insights_document(found or insights(report)),
     }
     return json.dumps(document, indent=2) + "\n"
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, found: Insights | None = None) -> str:
     """One line per group (no total line, so a spreadsheet's sums are right)."""
     buffer = io.StringIO()
     by = report.query.by
@@ -112,7 +164,7 @@ def budget_rows(report: Report) -> list[list[object]]:
         [
             s.budget.scope_text,
             s.budget.period,
-            s.window,
+            window_label(s.budget.period, s.window),
             usd_display(s.budget.limit),
             usd_display(s.spent),
             usd_display(s.reserved),
@@ -125,7 +177,32 @@ def budget_rows(report: Report) -> list[list[object]]:
 BUDGET_HEADERS = ["budget", "period", "window", "limit $", "spent $", "reserved $", "remaining $"]
 
 
-def to_table(report: Report) -> str:
+def to_table(report: Report, found: Insights | None = None) -> str:
+    found = found or insights(report)
+    h = found.headline
+    change = "" if h.change is None else f", {float(h.change) * 100:+.1f} % vs the previous period"
+    lines = [
+        f"spend ${usd_display(h.spend)} in {h.calls:,} calls"
+        + ("" if h.per_call is None else f" (${usd_display(h.per_call)} per call)")
+        + change
+        + (
+            ""
+            if h.dearest is None
+            else f"; dearest model {h.dearest} (${usd_display(h.dearest_spend)})"
+        )
+    ]
+    for b in found.burns:
+        s = b.status
+        state = (
+            "OVER THE LIMIT"
+            if b.over
+            else (
+                f"runs out ~{_day(b.runs_out)} at this pace"
+                if b.runs_out is not None
+                else "lasts this window at this pace"
+            )
+        )
+        lines.append(f"budget {s.budget.scope_text} ({b.label}): {state}")
     by = report.query.by
     numbers = set(range(len(by), len(by) + 8))
     rows = [cells(r, by) for r in report.rows]
@@ -134,7 +211,25 @@ def to_table(report: Report) -> str:
         if by
         else cells(report.total, ())
     )
-    parts = [render_table(headers(by), rows, right=numbers)]
+    parts = ["\n".join(lines), render_table(headers(by), rows, right=numbers)]
     if report.budgets:
         parts.append(render_table(BUDGET_HEADERS, budget_rows(report), right={3, 4, 5, 6}))
+    measured = [a for a in found.accuracy if a.calls]
+    if measured:
+        parts.append(
+            render_table(
+                ["model", "actual/expected", "above high", "input error", "calibrated"],
+                [
+                    [
+                        a.model,
+                        "-" if a.actual_over_expected is None else f"{a.actual_over_expected:.3f}",
+                        a.over_high,
+                        "-" if a.input_error is None else f"{a.input_error * 100:.1f} %",
+                        "-" if a.calibrated_error is None else f"{a.calibrated_error * 100:.1f} %",
+                    ]
+                    for a in measured
+                ],
+                right={1, 2, 3, 4},
+            )
+        )
     return "\n\n".join(parts) + "\n"
