@@ -30,6 +30,9 @@ from .estimate.text import CHAT_OVERHEAD
 from .ledger.base import LedgerRow
 
 MIN_CALLS = 5
+#: How many of a ledger's newest calls are learned from (the gateway's recent behaviour, read
+#: in bounded time from a ledger of millions).
+RECENT = 50_000
 #: An image bound is taken when it explains the billed image tokens within this share.
 IMAGE_FIT = 0.01
 

@@ -131,3 +131,20 @@ def _check_upgraded(url: str, basis: Basis) -> None:
         assert rows["new"].basis == basis
     finally:
         ledger.close()
+
+
+def test_rows_by_time_and_the_newest(ledger: Ledger) -> None:
+    """rows() takes a time range (start included, end not) and the newest N, oldest first."""
+    import attrs
+
+    for n in range(6):
+        ledger.settle(attrs.evolve(_row(f"c{n}", None), ts=1000.0 + n), 2000.0)
+
+    def ids(rows: list[LedgerRow]) -> list[str]:
+        return [r.call_id for r in rows]
+
+    assert ids(ledger.rows()) == ["c0", "c1", "c2", "c3", "c4", "c5"]
+    assert ids(ledger.rows(1001.0, 1004.0)) == ["c1", "c2", "c3"]
+    assert ids(ledger.rows(newest=2)) == ["c4", "c5"]
+    assert ids(ledger.rows(1001.0, 1004.0, newest=2)) == ["c2", "c3"]
+    assert ids(ledger.rows(until=1001.0)) == ["c0"]

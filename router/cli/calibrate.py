@@ -6,7 +6,7 @@ import argparse
 import time
 from typing import Any
 
-from ..calibrate import MIN_CALLS, Lesson, learn, lessons_document
+from ..calibrate import MIN_CALLS, RECENT, Lesson, learn, lessons_document
 from ..report.table import render_table
 from .documents import print_json
 from .options import add_ledger_option, load_catalog, open_ledger
@@ -55,7 +55,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                     f"removed {removed} calibration version(s): estimates use the catalog's figures"
                 )
             return 0
-        calibration, lessons = learn(ledger.rows(), catalog, min_calls=args.min_calls)
+        recent = ledger.rows(newest=RECENT)
+        calibration, lessons = learn(recent, catalog, min_calls=args.min_calls)
         stored = ledger.store_calibration(calibration, time.time()) if args.apply else None
         current = ledger.calibration()
     finally:

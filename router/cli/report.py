@@ -12,7 +12,7 @@ import attrs
 
 from pricing import InputError
 
-from ..calibrate import learn
+from ..calibrate import RECENT, learn
 from ..ledger.base import LedgerRow
 from ..ledger.spend import ReportQuery
 from ..report import FORMATS
@@ -33,16 +33,9 @@ def _date(text: str) -> dt.date:
         raise InputError(f"dates are YYYY-MM-DD, got {text!r}") from None
 
 
-def _in_range(rows: list[LedgerRow], query: ReportQuery) -> list[LedgerRow]:
-    """The rows the report's query covers (its dates and tags)."""
-    since, until = query.since_ts, query.until_ts
-    return [
-        row
-        for row in rows
-        if (since is None or row.ts >= since)
-        and (until is None or row.ts < until)
-        and all(row.tag_map.get(k) == v for k, v in query.tags)
-    ]
+def _tagged(rows: list[LedgerRow], query: ReportQuery) -> list[LedgerRow]:
+    """The rows carrying the query's tags."""
+    return [row for row in rows if all(row.tag_map.get(k) == v for k, v in query.tags)]
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -64,7 +57,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             by_model = ledger.report(attrs.evolve(query, by=("model",)), now)
             before = previous_query(query, dt.datetime.fromtimestamp(now, dt.timezone.utc).date())
             previous = None if before is None else ledger.report(before, now)
-            _, lessons = learn(_in_range(ledger.rows(), query), load_catalog(args))
+            rows = ledger.rows(query.since_ts, query.until_ts, newest=RECENT)
+            _, lessons = learn(_tagged(rows, query), load_catalog(args))
             found = insights(report, by_model, previous, lessons, now)
     finally:
         ledger.close()

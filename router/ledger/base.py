@@ -228,8 +228,12 @@ class Ledger(abc.ABC):
         """Delete the attempt's holds and its pending entry."""
 
     @abc.abstractmethod
-    def rows(self) -> list[LedgerRow]:
-        """Every recorded call, oldest first (for tests and small exports; reports use SQL)."""
+    def rows(
+        self, since: float | None = None, until: float | None = None, *, newest: int | None = None
+    ) -> list[LedgerRow]:
+        """The recorded calls dated from ``since`` (included) to ``until`` (not), oldest first;
+        with ``newest``, only the last that many (for learning from a large ledger; reports
+        aggregate in the backend instead)."""
 
     @abc.abstractmethod
     def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:

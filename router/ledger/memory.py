@@ -171,9 +171,15 @@ class MemoryLedger(Ledger):
             self._calibrations.clear()
             return count
 
-    def rows(self) -> list[LedgerRow]:
+    def rows(
+        self, since: float | None = None, until: float | None = None, *, newest: int | None = None
+    ) -> list[LedgerRow]:
         with self._lock:
-            return sorted(self._rows.values(), key=lambda r: (r.ts, r.call_id, r.attempt))
+            found = sorted(self._rows.values(), key=lambda r: (r.ts, r.call_id, r.attempt))
+        found = [
+            r for r in found if (since is None or r.ts >= since) and (until is None or r.ts < until)
+        ]
+        return found if newest is None else found[len(found) - min(newest, len(found)) :]
 
     def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
         recorded = self.rows()  # read once, aggregated once or twice

@@ -61,9 +61,8 @@ CALL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("note", "TEXT NOT NULL"),
     ("basis", "TEXT NOT NULL DEFAULT ''"),
 )
-_NAMES = ", ".join(name for name, _ in CALL_COLUMNS)
-INSERT_ROW = f"INSERT INTO calls ({_NAMES}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
-SELECT_ROWS = f"SELECT {_NAMES} FROM calls ORDER BY ts, call_id, attempt"
+COLUMN_NAMES = ", ".join(name for name, _ in CALL_COLUMNS)
+INSERT_ROW = f"INSERT INTO calls ({COLUMN_NAMES}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
 
 
 def tables(clustered: str) -> tuple[str, ...]:

@@ -35,11 +35,11 @@ from .base import (
 from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
 from .schema import (
     AGGREGATES,
+    COLUMN_NAMES,
     GROUP_COLUMNS,
     INSERT_ROW,
     MIGRATIONS,
     SCHEMA_VERSION,
-    SELECT_ROWS,
     row_from,
     row_values,
     tags_json,
@@ -351,9 +351,21 @@ class SQLLedger(Ledger):
             cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = ?", (call_id, attempt))
             cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = ?", (call_id, attempt))
 
-    def rows(self) -> list[LedgerRow]:
+    def rows(
+        self, since: float | None = None, until: float | None = None, *, newest: int | None = None
+    ) -> list[LedgerRow]:
+        where = ["ts >= ?"] * (since is not None) + ["ts < ?"] * (until is not None)
+        values: list[Any] = [v for v in (since, until) if v is not None]
+        sql = f"SELECT {COLUMN_NAMES} FROM calls"
+        sql += f" WHERE {' AND '.join(where)}" if where else ""
+        if newest is None:
+            sql += " ORDER BY ts, call_id, attempt"
+        else:  # the newest ones, then put back in order below
+            sql += " ORDER BY ts DESC, call_id DESC, attempt DESC LIMIT ?"
+            values.append(newest)
         with self._transaction(write=False) as cur:
-            return [row_from(r) for r in cur.execute(SELECT_ROWS).fetchall()]
+            found = [row_from(r) for r in cur.execute(sql, values).fetchall()]
+        return found if newest is None else found[::-1]
 
     def calibration(self) -> Calibration | None:
         with self._transaction(write=False) as cur:
