@@ -6,8 +6,8 @@ Importing this package never loads an HTTP client, database driver, YAML parser 
 
 The subpackages follow a call's path: ``request`` → ``estimate/`` → ``routing/`` →
 ``ledger/`` (reserve) → ``gateway/`` → ``metering`` → ``ledger/`` (settle) → ``report/``;
-``router`` and ``stream`` run that path, ``cli/`` is the command line and ``errors`` draws
-every error.
+``router`` and ``stream`` run that path, ``calibrate`` learns from the recorded calls what
+the estimates should have been, ``cli/`` is the command line and ``errors`` draws every error.
 """
 
 import importlib as _importlib
@@ -22,6 +22,7 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
         RouterError as RouterError,
     )
 
+    from .calibrate import learn as learn
     from .errors import (
         AnswerLostError as AnswerLostError,
         AuthenticationError as AuthenticationError,
@@ -45,6 +46,8 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
         UnknownModelError as UnknownModelError,
         UnrecordedCallError as UnrecordedCallError,
     )
+    from .estimate.basis import Basis as Basis
+    from .estimate.calibration import Calibration as Calibration
     from .estimate.counters import (
         LocalCounter as LocalCounter,
         default_counter as default_counter,
@@ -157,9 +160,11 @@ _LAZY = {
         "router.errors",
     ),
     "Attempt": "router.gateway.errors",
+    "Basis": "router.estimate.basis",
     "Budget": "router.ledger.budgets",
     "BudgetStatus": "router.ledger.budgets",
     "CallResult": "router.metering",
+    "Calibration": "router.estimate.calibration",
     "CallStream": "router.stream",
     "Candidate": "router.routing.policy",
     "ChatOverhead": "router.estimate.text",
@@ -195,6 +200,7 @@ _LAZY = {
     "default_ledger_url": "router.ledger.urls",
     "fetch_image": "router.fetch",
     "fetch_images": "router.fetch",
+    "learn": "router.calibrate",
     "ledger_from_url": "router.ledger.urls",
     "local_counter": "router.estimate.counters",
     "default_counter": "router.estimate.counters",
