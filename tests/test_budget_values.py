@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,13 +17,17 @@ from router.ledger.calendar import _last_window, window_key
 #: UTC, a fixed offset, and zones whose clocks change at local midnight (Santiago, Havana,
 #: Beirut), where the first instant of a day is not 00:00 every day.
 ZONES = ("UTC", "Asia/Kolkata", "America/Santiago", "America/Havana", "Asia/Beirut")
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 #: 2000-01-01 .. 2040-01-01 in Unix seconds.
 INSTANTS = st.floats(min_value=946_684_800, max_value=2_208_988_800, allow_nan=False)
 
 
 def direct(period: str, tz: str, now: float) -> str:
-    """The window's key computed from scratch, the way its definition reads."""
-    day = dt.datetime.fromtimestamp(now, dt.timezone.utc if tz == "UTC" else ZoneInfo(tz)).date()
+    """The window's key computed from scratch, the way its definition reads: the local date of
+    the instant, truncated (not rounded) to the microsecond, so an instant a fraction of a
+    microsecond before midnight is still in its day."""
+    instant = EPOCH + dt.timedelta(microseconds=math.floor(now * 1_000_000))
+    day = instant.astimezone(dt.timezone.utc if tz == "UTC" else ZoneInfo(tz)).date()
     if period == "week":
         day -= dt.timedelta(days=day.weekday())
     elif period == "month":
@@ -44,6 +49,17 @@ def test_cached_window_equals_the_direct_calendar(
     calendar gives, on both sides of midnights and clock changes."""
     assert window_key(period, tz, now) == direct(period, tz, now)
     assert window_key(period, tz, now + step) == direct(period, tz, now + step)
+
+
+def test_an_instant_just_before_midnight_is_in_its_day_cached_or_not() -> None:
+    """2208988799.9999995 is half a microsecond before 2040-01-01 (datetime rounds it up): it
+    is in December whether the month's bounds are cached or not (this once disagreed)."""
+    before = 2_208_988_799.9999995
+    _last_window.clear()
+    assert window_key("month", "UTC", before) == "2039-12-01"
+    assert window_key("month", "UTC", before - 86400) == "2039-12-01"
+    assert window_key("month", "UTC", before) == "2039-12-01"
+    assert window_key("month", "UTC", 2_208_988_800.0) == "2040-01-01"
 
 
 def test_window_bounds_are_cached_and_exact_at_midnight() -> None:

@@ -42,16 +42,26 @@ def window_key(period: str, tz: str, now: float) -> str:
     if last is not None and last[0] <= now < last[1]:
         return last[2]
     start, end, key = window_bounds(period, tz, now)
-    if start <= now < end:
-        _last_window[period, tz] = (start, end, key)
+    _last_window[period, tz] = (start, end, key)
     return key
 
 
 def window_bounds(period: str, tz: str, now: float) -> tuple[float, float, str]:
-    """The Unix start and end of the ``period`` window ``now`` falls in, and its key
-    (``total``: from the epoch to infinity)."""
+    """The Unix start and end of the ``period`` window ``now`` falls in (``start <= now < end``,
+    in float seconds, as the cache compares them), and its key (``total``: all time)."""
     if period == "total":
         return 0.0, math.inf, "total"
+    start, end, key = _bounds(period, tz, now)
+    # datetime rounds an instant to the nearest microsecond, which can carry one a fraction of
+    # a microsecond before midnight into the next day: the bounds decide.
+    if now < start:
+        start, end, key = _bounds(period, tz, start - 1.0)
+    elif now >= end:
+        start, end, key = _bounds(period, tz, end)
+    return start, end, key
+
+
+def _bounds(period: str, tz: str, now: float) -> tuple[float, float, str]:
     zone = tzinfo(tz)
     first = dt.datetime.fromtimestamp(now, zone).date()
     if period == "week":
