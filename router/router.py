@@ -354,7 +354,8 @@ class Router:
         for index, candidate in enumerate(decision.candidates):
             if tried == policy.max_models:
                 return
-            tagged = call_tags(tags, candidate.model)
+            spec = self.catalog.get(candidate.model)
+            tagged = call_tags(tags, spec.id, spec.snapshot_of)
             if self.ledger is not None:
                 try:
                     self._reserve(call, candidate, tagged)

@@ -6,9 +6,10 @@ import argparse
 import time
 from typing import Any
 
-from pricing import usd_display, usd_text
+from pricing import InputError, usd_display, usd_text
 
 from ..ledger.budgets import Budget
+from ..ledger.calendar import PERIODS
 from ..report.formats import budget_document
 from ..report.table import render_table
 from .documents import print_json
@@ -26,6 +27,20 @@ def cmd_budget_set(args: argparse.Namespace) -> int:
     print(
         f"budget {budget.scope_text}: ${usd_text(budget.limit)} per {budget.period} ({kind}, {budget.tz})"
     )
+    return 0
+
+
+def cmd_budget_delete(args: argparse.Namespace) -> int:
+    scope = Budget.parse(args.scope, "1").scope_text  # the scope as budgets are keyed
+    ledger = open_ledger(args)
+    try:
+        deleted = ledger.delete_budget(scope, args.period)
+    finally:
+        ledger.close()
+    which = f"{scope} ({args.period})" if args.period else scope
+    if not deleted:
+        raise InputError(f"no budget {which}: `costrouter budget list` shows the budgets")
+    print(f"deleted {deleted} budget(s) {which}; spend already counted stays in its windows")
     return 0
 
 
@@ -67,11 +82,18 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     set_ = actions.add_parser("set", parents=[common], help="create or replace a budget")
     set_.add_argument("scope", help="global, or comma-joined tags: user=alice,project=atlas")
     set_.add_argument("--limit", required=True, metavar="USD")
-    set_.add_argument("--period", choices=("day", "week", "month", "total"), default="month")
+    set_.add_argument("--period", choices=PERIODS, default="month")
     set_.add_argument("--soft", action="store_true", help="warn instead of refusing")
     set_.add_argument("--tz", default="UTC", help="time zone of the calendar periods (IANA name)")
     add_ledger_option(set_)
     set_.set_defaults(handler=cmd_budget_set)
+    delete = actions.add_parser("delete", parents=[common], help="remove a budget")
+    delete.add_argument("scope", help="the budget's scope, as set")
+    delete.add_argument(
+        "--period", choices=PERIODS, help="only this period's budget (default: every period)"
+    )
+    add_ledger_option(delete)
+    delete.set_defaults(handler=cmd_budget_delete)
     list_ = actions.add_parser("list", parents=[common], help="limits, spend and what is left")
     add_ledger_option(list_)
     list_.set_defaults(handler=cmd_budget_list)

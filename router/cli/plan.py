@@ -120,7 +120,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         ledger.close()
 
     def allowance(spec: pricing.ModelSpec) -> Decimal | None:
-        return remaining_for(statuses, call_tags(tags, spec.id))
+        return remaining_for(statuses, call_tags(tags, spec.id, spec.snapshot_of))
 
     try:
         selector = Selector(catalog, estimator=estimator)

@@ -175,6 +175,13 @@ class Ledger(abc.ABC):
         """Create or replace the budget with this scope and period."""
 
     @abc.abstractmethod
+    def delete_budget(self, scope: str, period: str | None = None) -> int:
+        """Delete the budget of ``scope`` (text, as ``Budget.scope_text``) and ``period``, or of
+        every period with None; returns how many were deleted. Spend already counted stays in
+        its windows (a budget set again for the same scope and period starts from it), and calls
+        in flight settle as usual."""
+
+    @abc.abstractmethod
     def budgets(self) -> list[Budget]:
         """Every budget, in scope then period order."""
 

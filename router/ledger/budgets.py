@@ -174,9 +174,17 @@ def remaining_for(statuses: Iterable[BudgetStatus], tags: Mapping[str, str]) -> 
     return min(left) if left else None
 
 
-def call_tags(tags: Mapping[str, str], model: str) -> dict[str, str]:
-    """The tags budgets match a call by: the caller's, plus ``model`` and ``provider``."""
-    return {**tags, "model": model, "provider": model.partition(":")[0]}
+#: Tags every call carries, set from its model: the exact id, its family (the id its dated
+#: snapshots are of, so ``family=qwen:qwen3-vl-plus`` caps the model and every snapshot: a
+#: budget cannot be dodged by switching variant), and the provider. A caller's own tags of these
+#: names are overwritten.
+MODEL_TAGS = ("model", "family", "provider")
+
+
+def call_tags(tags: Mapping[str, str], model: str, family: str | None = None) -> dict[str, str]:
+    """The tags budgets match a call by: the caller's, plus the model's (see MODEL_TAGS);
+    ``family`` is the id ``model`` is a snapshot of (None: it is its own family)."""
+    return {**tags, "model": model, "family": family or model, "provider": model.partition(":")[0]}
 
 
 class BudgetExceededError(RouterError):

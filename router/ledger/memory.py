@@ -60,6 +60,13 @@ class MemoryLedger(Ledger):
         with self._lock:
             self._budgets[budget.scope_text, budget.period] = budget
 
+    def delete_budget(self, scope: str, period: str | None = None) -> int:
+        with self._lock:
+            keys = [k for k in self._budgets if k[0] == scope and period in (None, k[1])]
+            for key in keys:
+                del self._budgets[key]
+            return len(keys)
+
     def budgets(self) -> list[Budget]:
         with self._lock:
             return [self._budgets[k] for k in sorted(self._budgets)]

@@ -125,6 +125,20 @@ class SQLLedger(Ledger):
                 ),
             )
 
+    def delete_budget(self, scope: str, period: str | None = None) -> int:
+        where, values = (
+            ("scope = ?", (scope,))
+            if period is None
+            else (
+                "scope = ? AND period = ?",
+                (scope, period),
+            )
+        )
+        with self._transaction() as cur:
+            found = cur.execute(f"SELECT COUNT(*) FROM budgets WHERE {where}", values).fetchone()[0]
+            cur.execute(f"DELETE FROM budgets WHERE {where}", values)
+        return int(found)
+
     def _budgets(self, cur: Cursor) -> list[Budget]:
         rows = cur.execute(
             "SELECT scope, period, limit_nusd, soft, tz FROM budgets ORDER BY scope, period"
