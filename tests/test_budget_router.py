@@ -49,6 +49,7 @@ def test_call_reserves_then_settles_one_row(gateway: FakeGateway, ledger: Ledger
         "user": "alice",
         "project": "atlas",
         "model": "gpt:gpt-4o",
+        "family": "gpt:gpt-4o",
         "provider": "gpt",
     }
     assert row.served_model == "gpt:gpt-4o-2024-08-06"
