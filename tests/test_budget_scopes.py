@@ -3,6 +3,7 @@ an exact-model budget only the id; budgets can be deleted, on every backend and 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,69 @@ def test_cli_budget_delete(tmp_path: Path, run_cli: RunCli) -> None:
     again = run_cli("budget", "delete", "project=atlas", "--ledger", url)
     assert again.code == 2
     assert "no budget project=atlas" in again.err
+
+
+@pytest.mark.parametrize(
+    ("period", "now", "key", "label"),
+    [
+        ("minute", 1_764_662_339.5, "2025-12-02T07:58", "2025-12-02 07:58 UTC"),
+        ("hour", 1_764_662_339.5, "2025-12-02T07", "2025-12-02 07:00 UTC"),
+    ],
+)
+def test_minute_and_hour_windows_are_utc_clock_windows(
+    period: str, now: float, key: str, label: str
+) -> None:
+    """Minute and hour windows start on the UTC clock whatever the budget's time zone."""
+    from router.ledger.calendar import window_bounds, window_label
+
+    for tz in ("UTC", "Asia/Kolkata"):
+        start, end, found = window_bounds(period, tz, now)
+        assert found == key
+        assert start <= now < end
+        assert end - start == {"minute": 60, "hour": 3600}[period]
+    assert window_label(period, key) == label
+
+
+def test_a_per_minute_limit_admits_at_most_its_limit_per_minute(ledger: Ledger) -> None:
+    """A hard $0.05-per-minute budget with calls reserving $0.01 each: 5 admitted in one
+    minute, the 6th refused; the next minute admits again. Windows are fixed clock minutes, so
+    a burst across a minute's edge can admit up to twice the limit within 60 seconds."""
+    ledger.set_budget(Budget.parse("global", "0.05", period="minute"))
+    minute = 1_764_662_340.0  # 07:59:00 UTC
+    admitted = 0
+    for n in range(6):
+        try:
+            ledger.reserve(f"m{n}", Decimal("0.01"), {}, minute + n)
+            admitted += 1
+        except BudgetExceededError:
+            pass
+    assert admitted == 5
+    ledger.reserve("next", Decimal("0.01"), {}, minute + 60)
+    [status] = ledger.status(minute + 61)
+    assert status.window == "2025-12-02T08:00"
+
+
+def test_old_minute_windows_are_forgotten(tmp_path: Path) -> None:
+    """A day after, a minute window's spend row is deleted by the next settlement (at most once
+    an hour per process); the current windows keep theirs."""
+    import sqlite3
+
+    import attrs
+
+    from router import LedgerRow, ledger_from_url
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    ledger = ledger_from_url(url)
+    ledger.set_budget(Budget.parse("global", "1", period="minute"))
+    row = LedgerRow(
+        call_id="a", ts=1_764_662_340.0, requested_model="gpt:gpt-4o", served_model="gpt:gpt-4o",
+        tags=(), input_tokens=1, output_tokens=1, cached_tokens=0, reasoning_tokens=0,
+        estimate_low=Decimal(0), estimate_expected=Decimal(0), estimate_high=Decimal(1),
+        cost=Decimal("0.01"), status="ok", latency=0.1, attempts=1,
+    )  # fmt: skip
+    ledger.settle(row, row.ts)
+    ledger.settle(attrs.evolve(row, call_id="b"), row.ts + 2 * 86400)
+    ledger.close()
+    with sqlite3.connect(tmp_path / "ledger.db") as db:
+        windows = [w for (w,) in db.execute("SELECT win FROM budget_spend ORDER BY win")]
+    assert windows == ["2025-12-04T07:59"]

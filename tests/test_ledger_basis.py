@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from router import Estimator, Ledger, LedgerRow, Request, Router, ledger_from_url
+from router import Budget, Estimator, Ledger, LedgerRow, Request, Router, ledger_from_url
 from router.estimate.basis import Basis
 from router.testing import FakeClient
 
@@ -129,6 +129,10 @@ def _check_upgraded(url: str, basis: Basis) -> None:
         assert rows["old"].basis is None
         assert rows["old"].cost == Decimal("0.000000002")
         assert rows["new"].basis == basis
+        # The functions came with the upgrade: a per-minute budget gets its clock window.
+        ledger.set_budget(Budget.parse("global", "1", period="minute"))
+        reservation = ledger.reserve("m", Decimal("0.01"), {}, 1_764_662_339.5)
+        assert [hold.window for hold in reservation.holds] == ["2025-12-02T07:58"]
     finally:
         ledger.close()
 

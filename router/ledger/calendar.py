@@ -1,7 +1,9 @@
-"""Calendar windows: the day, ISO week or month an instant falls in, in a time zone.
+"""Calendar windows: the minute, hour, day, ISO week or month an instant falls in.
 
-Budgets count spend per window in their own time zone; reports group calls by UTC windows. A
-window is named by the ISO date of its first day (``total`` has one window, ``total``).
+Budgets count spend per window, days, weeks and months in their own time zone, minutes and
+hours on the UTC clock; reports group calls by UTC windows. A window is named by the ISO date of
+its first day, a minute or hour by its UTC start (``2026-12-02T07:58``, ``2026-12-02T07``), and
+``total`` has one window, ``total``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pricing import InputError
 
-PERIODS = ("day", "week", "month", "total")
+PERIODS = ("minute", "hour", "day", "week", "month", "total")
+#: Sub-day periods are fixed UTC clock windows of this many seconds (whatever the budget's time
+#: zone), so every process and PostgreSQL cut them alike; see window_bounds.
+CLOCK_WINDOWS = {"minute": (60, "%Y-%m-%dT%H:%M"), "hour": (3600, "%Y-%m-%dT%H")}
 
 
 def tzinfo(name: str) -> dt.tzinfo:
@@ -51,6 +56,12 @@ def window_bounds(period: str, tz: str, now: float) -> tuple[float, float, str]:
     in float seconds, as the cache compares them), and its key (``total``: all time)."""
     if period == "total":
         return 0.0, math.inf, "total"
+    clock = CLOCK_WINDOWS.get(period)
+    if clock is not None:
+        seconds, layout = clock
+        first = float(math.floor(now / seconds) * seconds)
+        key = dt.datetime.fromtimestamp(first, dt.timezone.utc).strftime(layout)
+        return first, first + seconds, key
     start, end, key = _bounds(period, tz, now)
     # datetime rounds an instant to the nearest microsecond, which can carry one a fraction of
     # a microsecond before midnight into the next day: the bounds decide.
@@ -81,6 +92,8 @@ def _bounds(period: str, tz: str, now: float) -> tuple[float, float, str]:
 
 def window_label(period: str, key: str) -> str:
     """A window's key as people read it: 2026-12 for a month, the week's first day, all time."""
+    if period in CLOCK_WINDOWS:
+        return key.replace("T", " ") + ("" if period == "minute" else ":00") + " UTC"
     if period == "month":
         return key[:7]
     if period == "week":

@@ -141,6 +141,9 @@ class PostgresLedger(SQLLedger):
             cur.execute(statement)
         cur.execute(functions())  # a script of several statements: sent as it is
 
+    def _migrated(self, cur: Cursor) -> None:
+        cur.execute(functions())  # idempotent: an older schema's functions are replaced
+
     def __repr__(self) -> str:
         return "PostgresLedger(<url hidden>)"
 
@@ -233,6 +236,7 @@ class PostgresLedger(SQLLedger):
         """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""
         with self._call() as connection:
             recorded = connection.execute(_SETTLE, (*row_values(row), now)).fetchone()[0]
+        self._forget_old_windows(now)
         return bool(recorded)
 
     def _tag_expr(self, name: str) -> str:

@@ -1,22 +1,26 @@
--- The PostgreSQL ledger's own part of schema version 1: a table for settled spend not yet
+-- The PostgreSQL ledger's own part of schema version 2: a table for settled spend not yet
 -- folded into its window's row, and the server-side functions that make a reservation and a
 -- settlement one round trip each. The tables both engines share are made first (schema.py).
+-- Every statement can run again: an older schema's functions are replaced by migrating.
 
 -- A settlement's cost lands here, one row per budget window, instead of on the window's spend
 -- row: reservations lock the spend rows, and a settlement that updated them would queue behind
 -- every reservation of the same budget and hold the row through its own commit. Reservations
 -- fold the deltas into the spend rows; readers count spend as the row plus its deltas.
-CREATE TABLE spend_deltas (
+CREATE TABLE IF NOT EXISTS spend_deltas (
     scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL, spent_nusd BIGINT NOT NULL);
-CREATE INDEX spend_deltas_by_budget ON spend_deltas (scope, period, win);
+CREATE INDEX IF NOT EXISTS spend_deltas_by_budget ON spend_deltas (scope, period, win);
 
 -- The budgets a call with tags p_tags matches, with their window at p_now: a budget's
 -- "k=v,..." scope, as a JSON object, is contained in the tags. Inlined where it is used.
-CREATE FUNCTION costrouter_matching(p_tags jsonb, p_now double precision)
+CREATE OR REPLACE FUNCTION costrouter_matching(p_tags jsonb, p_now double precision)
 RETURNS TABLE (scope text, period text, limit_nusd bigint, soft integer, tz text, win text)
 LANGUAGE sql STABLE AS $$
     SELECT b.scope, b.period, b.limit_nusd, b.soft, b.tz,
            CASE b.period
+               -- Minutes and hours are UTC clock windows, as calendar.window_bounds makes them.
+               WHEN 'minute' THEN to_char(to_timestamp(floor(p_now / 60) * 60) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')
+               WHEN 'hour' THEN to_char(to_timestamp(floor(p_now / 3600) * 3600) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24')
                WHEN 'day' THEN ((to_timestamp(p_now) AT TIME ZONE b.tz)::date)::text
                WHEN 'week' THEN (date_trunc('week', to_timestamp(p_now) AT TIME ZONE b.tz)::date)::text
                WHEN 'month' THEN (date_trunc('month', to_timestamp(p_now) AT TIME ZONE b.tz)::date)::text
@@ -30,7 +34,7 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The call's pending entry: what it would be billed if it were sent and never settled.
-CREATE FUNCTION costrouter_pend(
+CREATE OR REPLACE FUNCTION costrouter_pend(
     p_call text, p_attempt integer, p_tags jsonb, p_amount bigint, p_now double precision,
     p_expires double precision
 ) RETURNS void LANGUAGE sql VOLATILE AS $$
@@ -43,7 +47,7 @@ $$;
 
 -- A call about to be sent: its holds count until it is settled (they expire never), and its
 -- pending entry says it may be charged.
-CREATE FUNCTION costrouter_sent(p_call text, p_attempt integer, p_now double precision)
+CREATE OR REPLACE FUNCTION costrouter_sent(p_call text, p_attempt integer, p_now double precision)
 RETURNS void LANGUAGE sql VOLATILE AS $$
     UPDATE pending SET sent_at = p_now WHERE call_id = p_call AND attempt = p_attempt;
     UPDATE holds SET expires_at = 1e300 WHERE call_id = p_call AND attempt = p_attempt;
@@ -53,7 +57,7 @@ $$;
 -- failed) is billed as an orphaned row at its reservation, into the windows it held (as
 -- deltas); one never sent is cleared a day later (86400 s: STALE_SECONDS in base.py). Concurrent sweeps take each entry once (row locks).
 -- The row's values are in the calls table's column order.
-CREATE FUNCTION costrouter_sweep(p_now double precision) RETURNS void
+CREATE OR REPLACE FUNCTION costrouter_sweep(p_now double precision) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     WITH expired AS (
@@ -99,7 +103,7 @@ $$;
 --
 -- plan_cache_mode: plan each statement once per session. Left to choose, PostgreSQL can
 -- re-plan them on every call (on a ledger with history that doubled a reservation's time).
-CREATE FUNCTION costrouter_reserve(
+CREATE OR REPLACE FUNCTION costrouter_reserve(
     p_call text, p_attempt integer, p_amount bigint, p_tags jsonb, p_now double precision,
     p_expires double precision
 ) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
@@ -190,7 +194,7 @@ $$;
 -- Record the call once (false if it already was: idempotent) and add its cost to the budgets
 -- it reserved, as deltas, freeing its holds; with no live reservation, to the budgets its tags
 -- match now. The row comes whole, as the calls table's own row type.
-CREATE FUNCTION costrouter_settle(p_row calls, p_now double precision) RETURNS boolean
+CREATE OR REPLACE FUNCTION costrouter_settle(p_row calls, p_now double precision) RETURNS boolean
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column

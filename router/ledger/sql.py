@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import abc
 import functools
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -33,6 +34,7 @@ from .base import (
     recorded_already,
 )
 from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
+from .calendar import window_key
 from .schema import (
     AGGREGATES,
     COLUMN_NAMES,
@@ -61,6 +63,10 @@ def _values(rows: int, width: int) -> str:
     return ", ".join([row] * rows)
 
 
+#: Seconds between two deletions of old minute and hour windows by one process.
+FORGET_EVERY = 3600.0
+
+
 class SQLLedger(Ledger):
     """Shared logic; subclasses provide :meth:`_transaction`."""
 
@@ -79,6 +85,7 @@ class SQLLedger(Ledger):
     def __init__(self) -> None:
         #: Budget rows already parsed into values, by the row's values.
         self._parsed: dict[tuple[str, str, int, int, str], Budget] = {}
+        self._forgotten_at = -math.inf
 
     @abc.abstractmethod
     def _create_schema(self, cur: Cursor) -> None:
@@ -94,8 +101,13 @@ class SQLLedger(Ledger):
         for version in range(found or SCHEMA_VERSION, SCHEMA_VERSION):
             for statement in MIGRATIONS[version]:
                 cur.execute(statement)
+        if 0 < found < SCHEMA_VERSION:
+            self._migrated(cur)
         if found != SCHEMA_VERSION:
             cur.execute("INSERT INTO costrouter_schema (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    def _migrated(self, cur: Cursor) -> None:
+        """After an older schema's migrations: what the engine redoes beyond the tables."""
 
     def _check_version(self, cur: Cursor) -> int:
         """The ledger's schema version (0: none yet), refusing one this version does not know."""
@@ -272,7 +284,22 @@ class SQLLedger(Ledger):
     def settle(self, row: LedgerRow, now: float) -> bool:
         with self._transaction() as cur:
             self._sweep(cur, now)
-            return self._record(cur, row, now)
+            recorded = self._record(cur, row, now)
+        self._forget_old_windows(now)
+        return recorded
+
+    def _forget_old_windows(self, now: float) -> None:
+        """Delete minute and hour windows' spend older than a day (they can be charged no more;
+        a minute budget would otherwise add 1,440 rows a day), at most once an hour per process."""
+        if now - self._forgotten_at < FORGET_EVERY:
+            return
+        self._forgotten_at = now
+        cutoff = window_key("minute", "UTC", now - 86400)
+        with self._transaction() as cur:
+            cur.execute(
+                "DELETE FROM budget_spend WHERE period IN ('minute', 'hour') AND win < ?",
+                (cutoff,),
+            )
 
     def _record(self, cur: Cursor, row: LedgerRow, now: float) -> bool:
         """Record the row once and add its cost to the windows its holds held (or, without
