@@ -22,17 +22,19 @@ import attrs
 
 from pricing import Catalog, InputError, ModelSpec
 
+from .alerts import AlertSender
 from .gateway.client import DEFAULT_BASE_URL, GatewayClient, Transport
 from .gateway.errors import Attempt, GatewayError
 from .gateway.response import Completion
 from .gateway.wire import request_body
+from .ledger.alerts import Alert
 from .ledger.base import (
     DEFAULT_HOLD_SECONDS,
     Ledger,
     LedgerError,
     UnrecordedCallError,
 )
-from .ledger.budgets import BudgetExceededError, BudgetStatus, call_tags, check_tags
+from .ledger.budgets import Budget, BudgetExceededError, BudgetStatus, call_tags, check_tags
 from .ledger.urls import default_ledger_url, ledger_from_url
 from .metering import CallResult, error_row, ledger_row, meter
 from .request import Request
@@ -90,8 +92,11 @@ class Router:
     """Routes, sends and meters calls. Every collaborator can be passed in (tests, fleets).
 
     With a ledger, estimates follow the calibration stored in it (``costrouter calibrate
-    --apply``), read again every ``calibration_seconds``; ``trust_calibration`` lets it lower
-    worst cases too (see :mod:`router.estimate.calibration` for what that risks)."""
+    --apply``), and budgets' alerts fire after the calls that cross them; both are read again
+    every ``calibration_seconds``. ``trust_calibration`` lets the calibration lower worst cases
+    too (see :mod:`router.estimate.calibration` for what that risks). Alerts go to
+    ``on_alert`` and the budget's webhook from a background thread (``alerts``, an
+    :class:`~router.alerts.AlertSender`), never from the call's."""
 
     def __init__(
         self,
@@ -111,6 +116,8 @@ class Router:
         on_attempt: Callable[[Attempt], None] | None = None,
         calibration_seconds: float = 60.0,
         trust_calibration: bool = False,
+        on_alert: Callable[[Alert], None] | None = None,
+        alerts: AlertSender | None = None,
     ) -> None:
         if deadline is None:  # 120 s, or less when holds are short: it must end before them
             deadline = min(DEFAULT_DEADLINE, hold_seconds / 2)
@@ -141,6 +148,8 @@ class Router:
         self.calibration_seconds = calibration_seconds
         self.trust_calibration = trust_calibration
         self._calibration_read = -math.inf
+        self.alerts = alerts if alerts is not None else AlertSender(on_alert)
+        self._alerting: tuple[Budget, ...] = ()
 
     def __repr__(self) -> str:
         return f"Router(base_url={self._base_url!r}, models={len(self.catalog)})"
@@ -190,11 +199,13 @@ class Router:
         return self.selector.route(request, policy, allowance, tags)
 
     def _follow_calibration(self) -> None:
-        """Take the ledger's newest calibration into the estimator when its version changed."""
+        """Take the ledger's newest calibration into the estimator when its version changed,
+        and note which budgets have alerts."""
         now = self._clock()
         if self.ledger is None or now - self._calibration_read < self.calibration_seconds:
             return
         self._calibration_read = now
+        self._alerting = tuple(b for b in self.ledger.budgets() if b.alerts)
         stored = self.ledger.calibration()
         if stored is not None and self.trust_calibration:
             stored = attrs.evolve(stored, trust_high=True)
@@ -339,7 +350,19 @@ class Router:
                 self.ledger.settle(ledger_row(result, call.now), call.now)
             except LedgerError as exc:  # the answer is not lost with the record
                 raise UnrecordedCallError(result, exc) from exc
+            self._fire_alerts(tags, call.now)
         return result
+
+    def _fire_alerts(self, tags: Mapping[str, str], now: float) -> None:
+        """Claim the alerts the settled call may have crossed and hand them to the sender; a
+        failing check is logged, never the call's failure."""
+        budgets = {(b.scope_text, b.period) for b in self._alerting if b.applies_to(tags)}
+        if not budgets or self.ledger is None:
+            return
+        try:
+            self.alerts.send(self.ledger.claim_alerts(now, budgets))
+        except LedgerError as exc:
+            log.warning("budget alerts not checked after a call: %s", exc)
 
     def _reserved(
         self, decision: Decision, policy: Policy, call: _Call, tags: Mapping[str, str]

@@ -17,6 +17,14 @@ from router.testing import FakeClient
 from .conftest import postgres_schema_url
 from .images import png
 
+#: What version 2 added, taken away again: a version 1 ledger.
+V1_DOWNGRADE = (
+    "ALTER TABLE calls DROP COLUMN basis",
+    "DROP TABLE calibrations",
+    "ALTER TABLE budgets DROP COLUMN alerts",
+    "ALTER TABLE budgets DROP COLUMN webhook",
+    "DROP TABLE alerts_fired",
+)
 PNG_800 = "data:image/png;base64," + base64.b64encode(png(800, 600)).decode()
 
 
@@ -78,16 +86,16 @@ def test_rows_keep_their_basis_or_none(ledger: Ledger) -> None:
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) -> None:
-    """A ledger at schema version 1 (no basis column, no calibrations), holding a row: opening
-    it adds both and records version 2; the old row reads with no basis, a new one keeps its own.
+    """A ledger at schema version 1 (no basis column, calibrations or alerts), holding a row:
+    opening it adds them and records version 2; the old row reads with no basis, a new one keeps its own.
     A read-only open (reports) upgrades it too."""
     basis = Basis(3, True, 8, 1, 0, (), 400, 1)
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path}/old.db"
         ledger_from_url(url).close()
         with sqlite3.connect(tmp_path / "old.db") as db:
-            db.execute("ALTER TABLE calls DROP COLUMN basis")
-            db.execute("DROP TABLE calibrations")
+            for statement in V1_DOWNGRADE:
+                db.execute(statement)
             db.execute("DELETE FROM costrouter_schema")
             db.execute("INSERT INTO costrouter_schema VALUES (1)")
             db.execute(
@@ -107,8 +115,8 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
 
         ledger_from_url(url).close()
         with psycopg.connect(url, autocommit=True) as db:
-            db.execute("ALTER TABLE calls DROP COLUMN basis")
-            db.execute("DROP TABLE calibrations")
+            for statement in V1_DOWNGRADE:
+                db.execute(statement)
             db.execute("DELETE FROM costrouter_schema")
             db.execute("INSERT INTO costrouter_schema VALUES (1)")
             db.execute(
@@ -130,9 +138,10 @@ def _check_upgraded(url: str, basis: Basis) -> None:
         assert rows["old"].cost == Decimal("0.000000002")
         assert rows["new"].basis == basis
         # The functions came with the upgrade: a per-minute budget gets its clock window.
-        ledger.set_budget(Budget.parse("global", "1", period="minute"))
+        ledger.set_budget(Budget.parse("global", "1", period="minute", alerts="50"))
         reservation = ledger.reserve("m", Decimal("0.01"), {}, 1_764_662_339.5)
         assert [hold.window for hold in reservation.holds] == ["2025-12-02T07:58"]
+        assert [b.alerts for b in ledger.budgets()] == [("50",)]  # and the alert columns
     finally:
         ledger.close()
 

@@ -17,15 +17,25 @@ from .options import add_ledger_option, open_ledger
 
 
 def cmd_budget_set(args: argparse.Namespace) -> int:
-    budget = Budget.parse(args.scope, args.limit, period=args.period, soft=args.soft, tz=args.tz)
+    budget = Budget.parse(
+        args.scope,
+        args.limit,
+        period=args.period,
+        soft=args.soft,
+        tz=args.tz,
+        alerts=args.alert or (),
+        webhook=args.webhook,
+    )
     ledger = open_ledger(args)
     try:
         ledger.set_budget(budget)
     finally:
         ledger.close()
     kind = "soft" if budget.soft else "hard"
+    alerts = f"; alerts at {', '.join(budget.alerts)}" if budget.alerts else ""
     print(
-        f"budget {budget.scope_text}: ${usd_text(budget.limit)} per {budget.period} ({kind}, {budget.tz})"
+        f"budget {budget.scope_text}: ${usd_text(budget.limit)} per {budget.period} "
+        f"({kind}, {budget.tz}){alerts}"
     )
     return 0
 
@@ -45,12 +55,24 @@ def cmd_budget_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_budget_list(args: argparse.Namespace) -> int:
+    now = time.time()
     ledger = open_ledger(args, read_only=True)
     try:
-        statuses = ledger.status(time.time())
+        statuses = ledger.status(now)
+        fired = ledger.fired_alerts(now)
     finally:
         ledger.close()
-    documents: list[dict[str, Any]] = [budget_document(s) for s in statuses]
+    by_budget: dict[tuple[str, str], list[str]] = {}
+    for alert in fired:
+        by_budget.setdefault((alert.budget.scope_text, alert.budget.period), []).append(alert.alert)
+    documents: list[dict[str, Any]] = [
+        {
+            **budget_document(s),
+            "alerts": list(s.budget.alerts),
+            "fired": by_budget.get((s.budget.scope_text, s.budget.period), []),
+        }
+        for s in statuses
+    ]
     if args.json:
         print_json(documents)
         return 0
@@ -64,10 +86,12 @@ def cmd_budget_list(args: argparse.Namespace) -> int:
             usd_display(s.reserved),
             usd_display(s.remaining),
             "soft" if s.budget.soft else "hard",
+            ", ".join(d["fired"]) or ("none yet" if d["alerts"] else ""),
         ]
         for d, s in zip(documents, statuses, strict=True)
     ]
     headers = ["scope", "period", "window", "limit $", "spent $", "reserved $", "remaining $", ""]
+    headers.append("alerts fired")
     print(
         render_table(headers, rows, right={3, 4, 5, 6})
         if rows
@@ -85,6 +109,13 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     set_.add_argument("--period", choices=PERIODS, default="month")
     set_.add_argument("--soft", action="store_true", help="warn instead of refusing")
     set_.add_argument("--tz", default="UTC", help="time zone of the calendar periods (IANA name)")
+    set_.add_argument(
+        "--alert",
+        metavar="LIST",
+        help="alert once per window at these percentages of the limit and/or 'forecast' "
+        "(runs out before the window ends at its pace): e.g. 50,80,100,forecast",
+    )
+    set_.add_argument("--webhook", metavar="URL", help="POST each alert as JSON to this URL")
     add_ledger_option(set_)
     set_.set_defaults(handler=cmd_budget_set)
     delete = actions.add_parser("delete", parents=[common], help="remove a budget")

@@ -62,7 +62,13 @@ def cmd_call(args: argparse.Namespace) -> int:
         raise
     finally:
         ledger.close()
-    return _show(result, tags, args)
+    shown = _show(result, tags, args)
+    router.alerts.drain(ALERT_WAIT)  # after the answer is shown: the alerts' last chance
+    return shown
+
+
+#: Seconds `call` waits, after showing its answer, for the alerts it fired to be delivered.
+ALERT_WAIT = 10.0
 
 
 def _show(result: CallResult, tags: dict[str, str], args: argparse.Namespace) -> int:

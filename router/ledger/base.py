@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +24,16 @@ from pricing import InputError, RouterError, money
 
 from ..estimate.basis import Basis
 from ..estimate.calibration import Calibration
-from .budgets import Budget, BudgetExceededError, BudgetStatus, remaining_for, to_stored
+from .alerts import Alert, crossed
+from .budgets import (
+    Budget,
+    BudgetExceededError,
+    BudgetStatus,
+    from_units,
+    remaining_for,
+    to_stored,
+    to_units,
+)
 from .spend import Report, ReportQuery
 
 STATUSES = ("ok", "error", "unmetered", "orphaned")
@@ -260,6 +269,54 @@ class Ledger(abc.ABC):
     def reset_calibration(self) -> int:
         """Remove every stored calibration (estimates return to the catalog's figures);
         returns how many versions there were."""
+
+    def claim_alerts(
+        self, now: float, budgets: Iterable[tuple[str, str]] | None = None
+    ) -> list[Alert]:
+        """The alerts crossed by ``now`` that no process has fired yet in their window, each
+        claimed for this caller alone (the ledger records it once: of sixteen processes
+        crossing 80 % together, one gets the alert). ``budgets`` limits the check to those
+        (scope, period) pairs, say the ones a call was just settled against."""
+        wanted = [
+            (status, alert)
+            for status in self.status(now)
+            if status.budget.alerts
+            and (budgets is None or (status.budget.scope_text, status.budget.period) in budgets)
+            for alert in crossed(status, now)
+        ]
+        if not wanted:
+            return []
+        keys = [
+            (s.budget.scope_text, s.budget.period, s.window, a, to_units(s.spent))
+            for s, a in wanted
+        ]
+        won = self._claim(keys, now)
+        return [
+            Alert(status.budget, status.window, alert, status.spent, now)
+            for (status, alert), mine in zip(wanted, won, strict=True)
+            if mine
+        ]
+
+    def fired_alerts(self, now: float) -> list[Alert]:
+        """The alerts fired in each budget's current window, by whichever process."""
+        statuses = [s for s in self.status(now) if s.budget.alerts]
+        fired = self._fired([(s.budget.scope_text, s.budget.period, s.window) for s in statuses])
+        return [
+            Alert(s.budget, s.window, alert, from_units(units), at)
+            for s in statuses
+            for alert, at, units in fired.get((s.budget.scope_text, s.budget.period, s.window), ())
+        ]
+
+    @abc.abstractmethod
+    def _claim(self, keys: Sequence[tuple[str, str, str, str, int]], now: float) -> list[bool]:
+        """Record each (scope, period, window, alert, spent) not yet recorded; True for those
+        this call recorded."""
+
+    @abc.abstractmethod
+    def _fired(
+        self, windows: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[tuple[str, float, int]]]:
+        """The (alert, fired_at, spent) recorded for each (scope, period, window)."""
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""

@@ -124,6 +124,33 @@ def _zone(instance: object, attribute: attrs.Attribute[str], value: str) -> None
     tzinfo(value)
 
 
+#: An alert: a share of the limit in percent ("80"), or "forecast" (the window's pace would
+#: spend the limit before the window ends).
+FORECAST = "forecast"
+
+
+def _alerts(value: object) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise InputError("budget alerts are percentages of the limit or 'forecast', e.g. 50,80,100")
+    alerts = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        if item != FORECAST and not (item.isdigit() and 1 <= int(item) <= 1000):
+            raise InputError(
+                f"budget alert {item!r}: a percentage of the limit from 1 to 1000, or "
+                f"'{FORECAST}'; for example --alert 50,80,100,forecast"
+            )
+        alerts.append(item if item == FORECAST else str(int(item)))
+    return tuple(sorted(set(alerts), key=lambda a: (a == FORECAST, int(a) if a.isdigit() else 0)))
+
+
+def _webhook(instance: object, attribute: attrs.Attribute[str | None], value: str | None) -> None:
+    if value is not None and not (value.startswith(("http://", "https://")) and len(value) < 2048):
+        raise InputError(f"a budget's webhook is an http(s) URL, got {value!r}")
+
+
 @attrs.frozen
 class Budget:
     """A spending cap. ``soft`` budgets never refuse a call: they warn when crossed."""
@@ -133,6 +160,9 @@ class Budget:
     period: str = attrs.field(default="month", validator=_period)
     soft: bool = False
     tz: str = attrs.field(default="UTC", validator=_zone)
+    #: Alerts fired once per window across every process (see ``router.alerts``).
+    alerts: tuple[str, ...] = attrs.field(default=(), converter=_alerts)
+    webhook: str | None = attrs.field(default=None, validator=_webhook)
 
     @classmethod
     def parse(cls, scope: str, limit: Decimal | str, **options: object) -> Budget:

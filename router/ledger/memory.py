@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -51,6 +51,7 @@ class MemoryLedger(Ledger):
         self._pending: dict[_Attempt, tuple[str, Decimal, float, float, bool]] = {}
         self._rows: dict[_Attempt, LedgerRow] = {}
         self._calibrations: list[Calibration] = []
+        self._alerts: dict[tuple[str, str, str], dict[str, tuple[float, int]]] = {}
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> MemoryLedger:
@@ -160,6 +161,28 @@ class MemoryLedger(Ledger):
         with self._lock:
             self._holds.pop((call_id, attempt), None)
             self._pending.pop((call_id, attempt), None)
+
+    def _claim(self, keys: Sequence[tuple[str, str, str, str, int]], now: float) -> list[bool]:
+        with self._lock:
+            won = []
+            for scope, period, window, alert, units in keys:
+                key = (scope, period, window)
+                fired = self._alerts.setdefault(key, {})
+                won.append(alert not in fired)
+                fired.setdefault(alert, (now, units))
+            return won
+
+    def _fired(
+        self, windows: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[tuple[str, float, int]]]:
+        with self._lock:
+            return {
+                key: [
+                    (alert, at, units) for alert, (at, units) in sorted(self._alerts[key].items())
+                ]
+                for key in windows
+                if key in self._alerts
+            }
 
     def calibration(self) -> Calibration | None:
         with self._lock:

@@ -24,11 +24,22 @@ SCHEMA_VERSION = 2
 #: The calibrations table: each version learned from metered calls, the newest in force.
 CALIBRATIONS = """CREATE TABLE calibrations (
     version INTEGER PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, body TEXT NOT NULL)"""
+#: Each alert fired, once per budget window across every process (the primary key decides).
+ALERTS_FIRED = """CREATE TABLE alerts_fired (
+    scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL, alert TEXT NOT NULL,
+    fired_at DOUBLE PRECISION NOT NULL, spent_nusd BIGINT NOT NULL,
+    PRIMARY KEY (scope, period, win, alert))"""
 #: What takes a ledger of each older version to the next, in order. Version 2 keeps each call's
 #: estimate basis (a column added last, so positional INSERTs of older rows still fit) and the
 #: calibrations learned from them.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
-    1: ("ALTER TABLE calls ADD COLUMN basis TEXT NOT NULL DEFAULT ''", CALIBRATIONS),
+    1: (
+        "ALTER TABLE calls ADD COLUMN basis TEXT NOT NULL DEFAULT ''",
+        CALIBRATIONS,
+        "ALTER TABLE budgets ADD COLUMN alerts TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE budgets ADD COLUMN webhook TEXT NOT NULL DEFAULT ''",
+        ALERTS_FIRED,
+    ),
 }
 
 #: The ``calls`` table, column by column: (name, SQL type). Everything about a call but its
@@ -72,7 +83,8 @@ def tables(clustered: str) -> tuple[str, ...]:
     return (
         """CREATE TABLE budgets (
     scope TEXT NOT NULL, period TEXT NOT NULL, limit_nusd BIGINT NOT NULL,
-    soft INTEGER NOT NULL, tz TEXT NOT NULL, PRIMARY KEY (scope, period))""",
+    soft INTEGER NOT NULL, tz TEXT NOT NULL, alerts TEXT NOT NULL DEFAULT '',
+    webhook TEXT NOT NULL DEFAULT '', PRIMARY KEY (scope, period))""",
         f"""CREATE TABLE budget_spend (
     scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL,
     spent_nusd BIGINT NOT NULL, PRIMARY KEY (scope, period, win)){clustered}""",
@@ -89,6 +101,7 @@ def tables(clustered: str) -> tuple[str, ...]:
         "CREATE INDEX pending_by_expiry ON pending (expires_at)",
         f"CREATE TABLE calls (\n    {calls},\n    PRIMARY KEY (call_id, attempt))",
         CALIBRATIONS,
+        ALERTS_FIRED,
         "CREATE INDEX calls_by_ts ON calls (ts)",
     )
 

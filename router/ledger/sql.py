@@ -84,7 +84,7 @@ class SQLLedger(Ledger):
 
     def __init__(self) -> None:
         #: Budget rows already parsed into values, by the row's values.
-        self._parsed: dict[tuple[str, str, int, int, str], Budget] = {}
+        self._parsed: dict[tuple[str, str, int, int, str, str, str], Budget] = {}
         self._forgotten_at = -math.inf
 
     @abc.abstractmethod
@@ -127,13 +127,16 @@ class SQLLedger(Ledger):
                 (budget.scope_text, budget.period),
             )
             cur.execute(
-                "INSERT INTO budgets (scope, period, limit_nusd, soft, tz) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO budgets (scope, period, limit_nusd, soft, tz, alerts, webhook) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     budget.scope_text,
                     budget.period,
                     to_units(budget.limit),
                     int(budget.soft),
                     budget.tz,
+                    ",".join(budget.alerts),
+                    budget.webhook or "",
                 ),
             )
 
@@ -153,16 +156,35 @@ class SQLLedger(Ledger):
 
     def _budgets(self, cur: Cursor) -> list[Budget]:
         rows = cur.execute(
-            "SELECT scope, period, limit_nusd, soft, tz FROM budgets ORDER BY scope, period"
+            "SELECT scope, period, limit_nusd, soft, tz, alerts, webhook FROM budgets "
+            "ORDER BY scope, period"
         ).fetchall()
         return [self._budget(*row) for row in rows]
 
-    def _budget(self, scope: str, period: str, limit: int, soft: int, tz: str) -> Budget:
-        """A budget row as a value; parsed once per distinct row."""
-        key = (scope, period, int(limit), int(soft), tz)
+    def _budget(
+        self,
+        scope: str,
+        period: str,
+        limit: int,
+        soft: int,
+        tz: str,
+        alerts: str = "",
+        webhook: str = "",
+    ) -> Budget:
+        """A budget row as a value; parsed once per distinct row. (PostgreSQL's reservation
+        answers without the alert settings: its budgets serve the limit check alone.)"""
+        key = (scope, period, int(limit), int(soft), tz, alerts, webhook)
         budget = self._parsed.get(key)
         if budget is None:
-            budget = Budget(parse_scope(scope), from_units(int(limit)), period, bool(soft), tz)
+            budget = Budget(
+                parse_scope(scope),
+                from_units(int(limit)),
+                period,
+                bool(soft),
+                tz,
+                alerts,  # the converter takes the stored text
+                webhook or None,
+            )
             self._parsed[key] = budget
         return budget
 
@@ -407,6 +429,34 @@ class SQLLedger(Ledger):
         with self._transaction(write=False) as cur:
             found = [row_from(r) for r in cur.execute(sql, values).fetchall()]
         return found if newest is None else found[::-1]
+
+    def _claim(self, keys: Sequence[tuple[str, str, str, str, int]], now: float) -> list[bool]:
+        won = []
+        with self._transaction() as cur:
+            for scope, period, window, alert, units in keys:
+                inserted = cur.execute(
+                    "INSERT INTO alerts_fired (scope, period, win, alert, fired_at, spent_nusd) "
+                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, period, win, alert) DO NOTHING "
+                    "RETURNING alert",
+                    (scope, period, window, alert, now, units),
+                ).fetchone()
+                won.append(inserted is not None)
+        return won
+
+    def _fired(
+        self, windows: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], list[tuple[str, float, int]]]:
+        found: dict[tuple[str, str, str], list[tuple[str, float, int]]] = {}
+        with self._transaction(write=False) as cur:
+            for key in windows:
+                rows = cur.execute(
+                    "SELECT alert, fired_at, spent_nusd FROM alerts_fired "
+                    "WHERE scope = ? AND period = ? AND win = ? ORDER BY fired_at, alert",
+                    key,
+                ).fetchall()
+                if rows:
+                    found[key] = [(a, float(at), int(units)) for a, at, units in rows]
+        return found
 
     def calibration(self) -> Calibration | None:
         with self._transaction(write=False) as cur:
