@@ -107,6 +107,15 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from postgres_schema_url()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The backends several processes share (memory:// is one process by design)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path}/ledger.db"
+    else:
+        yield from postgres_schema_url()
+
+
 @pytest.fixture
 def ledger(ledger_url: str) -> Iterator[Ledger]:
     opened = ledger_from_url(ledger_url)

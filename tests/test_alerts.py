@@ -7,7 +7,6 @@ import json
 import multiprocessing
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,7 +19,7 @@ from router.alerts import AlertSender
 from router.ledger.alerts import Alert
 from router.testing import FakeClient
 
-from .conftest import RunCli, postgres_schema_url
+from .conftest import RunCli
 
 DAY = 1_764_633_600.0  # 2025-12-02 00:00 UTC
 
@@ -85,14 +84,6 @@ def _cross(url: str, index: int, start: Any, out: Any) -> None:
     claimed = ledger.claim_alerts(noon)
     ledger.close()
     out.put([a.alert for a in claimed])
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/ledger.db"
-    else:
-        yield from postgres_schema_url()
 
 
 def test_sixteen_processes_crossing_80_percent_fire_one_alert(shared_url: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import sqlite3
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -94,15 +95,7 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
         url = f"sqlite:///{tmp_path}/old.db"
         ledger_from_url(url).close()
         with sqlite3.connect(tmp_path / "old.db") as db:
-            for statement in V1_DOWNGRADE:
-                db.execute(statement)
-            db.execute("DELETE FROM costrouter_schema")
-            db.execute("INSERT INTO costrouter_schema VALUES (1)")
-            db.execute(
-                "INSERT INTO calls VALUES ('old', 1, 1.7e9, '2023-11-14', '2023-11-13', "
-                "'2023-11-01', 'gpt:gpt-4o', 'gpt:gpt-4o', 'gpt', 'a', NULL, '{\"user\": \"a\"}', "
-                "10, 5, 0, 0, 1, 2, 3, 2, 'ok', 0.1, 1, '')"
-            )
+            _to_version_1(db.execute)
         reader = ledger_from_url(url, read_only=True)
         assert [row.basis for row in reader.rows()] == [None]
         reader.close()
@@ -115,18 +108,23 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
 
         ledger_from_url(url).close()
         with psycopg.connect(url, autocommit=True) as db:
-            for statement in V1_DOWNGRADE:
-                db.execute(statement)
-            db.execute("DELETE FROM costrouter_schema")
-            db.execute("INSERT INTO costrouter_schema VALUES (1)")
-            db.execute(
-                "INSERT INTO calls VALUES ('old', 1, 1.7e9, '2023-11-14', '2023-11-13', "
-                "'2023-11-01', 'gpt:gpt-4o', 'gpt:gpt-4o', 'gpt', 'a', NULL, '{\"user\": \"a\"}', "
-                "10, 5, 0, 0, 1, 2, 3, 2, 'ok', 0.1, 1, '')"
-            )
+            _to_version_1(db.execute)
         _check_upgraded(url, basis)
         with psycopg.connect(url, autocommit=True) as db:
             assert db.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (2,)
+
+
+def _to_version_1(execute: Callable[[str], object]) -> None:
+    """Take a new ledger back to schema version 1, holding one recorded call."""
+    for statement in V1_DOWNGRADE:
+        execute(statement)
+    execute("DELETE FROM costrouter_schema")
+    execute("INSERT INTO costrouter_schema VALUES (1)")
+    execute(
+        "INSERT INTO calls VALUES ('old', 1, 1.7e9, '2023-11-14', '2023-11-13', "
+        "'2023-11-01', 'gpt:gpt-4o', 'gpt:gpt-4o', 'gpt', 'a', NULL, '{\"user\": \"a\"}', "
+        "10, 5, 0, 0, 1, 2, 3, 2, 'ok', 0.1, 1, '')"
+    )
 
 
 def _check_upgraded(url: str, basis: Basis) -> None:

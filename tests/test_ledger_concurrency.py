@@ -8,16 +8,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from pricing import Catalog
 from router import Budget, BudgetExceededError, Estimator, Ledger, ledger_from_url
 
-from .conftest import ROOT, postgres_schema_url
+from .conftest import ROOT
 from .gateway_server import FakeGateway, Fault
 from .ledger_workers import MODEL, REQUEST
 
@@ -46,15 +44,6 @@ def test_100_threads_against_room_for_5(ledger: Ledger) -> None:
     assert len(wins) == 5
     (status,) = ledger.status(time.time())
     assert status.reserved == 5
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The backends several processes share (memory:// is one process by design)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/ledger.db"
-    else:
-        yield from postgres_schema_url()
 
 
 @pytest.mark.parametrize("over_report", [0, 3])

@@ -9,17 +9,7 @@ from typing import Any
 from ..calibrate import MIN_CALLS, RECENT, Lesson, learn, lessons_document
 from ..report.table import render_table
 from .documents import print_json
-from .options import add_ledger_option, load_catalog, open_ledger
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
+from .options import add_ledger_option, load_catalog, open_ledger, whole_number
 
 
 def _percent(value: float | None) -> str:
@@ -102,7 +92,7 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     action.add_argument("--reset", action="store_true", help="remove every stored calibration")
     parser.add_argument(
         "--min-calls",
-        type=_at_least_one,
+        type=whole_number(1),
         default=MIN_CALLS,
         metavar="N",
         help=f"metered calls a lesson needs (default {MIN_CALLS})",

@@ -10,7 +10,7 @@ from pricing import InputError, Usage, usd_display, usd_text
 
 from ..report.table import render_table
 from .documents import model_document, per_million, print_json, tier_range
-from .options import load_catalog
+from .options import load_catalog, whole_number
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -79,14 +79,7 @@ def cmd_price(args: argparse.Namespace) -> int:
     return 0
 
 
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
-    return value
+_non_negative = whole_number(0)
 
 
 def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -265,6 +266,21 @@ def tags_from_args(args: argparse.Namespace) -> dict[str, str]:
     if args.project is not None:
         tags["project"] = args.project
     return check_tags(tags)
+
+
+def whole_number(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number of at least ``least``, else a one-line error."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected a number >= {least}, got {value}")
+        return value
+
+    return parse
 
 
 def add_ledger_option(parser: argparse.ArgumentParser) -> None:
