@@ -29,7 +29,8 @@ from .base import (
 )
 from .budgets import BudgetStatus, from_units, to_stored, to_units
 from .schema import CALL_COLUMNS, row_values, tables
-from .sql import Cursor, SQLLedger
+from .sidetables import Cursor
+from .sql import SQLLedger
 
 INSTALL = "pip install 'costrouter[postgres]'  (psycopg 3 and psycopg-pool)"
 MIGRATION_LOCK = 0x636F7374  # "cost"

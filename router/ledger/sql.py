@@ -12,14 +12,11 @@ from __future__ import annotations
 import abc
 import functools
 import math
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-import attrs
-
-from ..estimate.calibration import Calibration
 from .base import (
     DEFAULT_HOLD_SECONDS,
     FOREVER,
@@ -46,14 +43,8 @@ from .schema import (
     row_values,
     tags_json,
 )
+from .sidetables import Cursor, SideTables
 from .spend import Report, ReportQuery, combine, report_row
-
-
-class Cursor(Protocol):
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
 
 
 @functools.lru_cache(maxsize=64)
@@ -67,7 +58,7 @@ def _values(rows: int, width: int) -> str:
 FORGET_EVERY = 3600.0
 
 
-class SQLLedger(Ledger):
+class SQLLedger(SideTables, Ledger):
     """Shared logic; subclasses provide :meth:`_transaction`."""
 
     #: A window ``k``'s settled spend, as SQL (NULL for none).
@@ -429,60 +420,6 @@ class SQLLedger(Ledger):
         with self._transaction(write=False) as cur:
             found = [row_from(r) for r in cur.execute(sql, values).fetchall()]
         return found if newest is None else found[::-1]
-
-    def _claim(self, keys: Sequence[tuple[str, str, str, str, int]], now: float) -> list[bool]:
-        won = []
-        with self._transaction() as cur:
-            for scope, period, window, alert, units in keys:
-                inserted = cur.execute(
-                    "INSERT INTO alerts_fired (scope, period, win, alert, fired_at, spent_nusd) "
-                    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, period, win, alert) DO NOTHING "
-                    "RETURNING alert",
-                    (scope, period, window, alert, now, units),
-                ).fetchone()
-                won.append(inserted is not None)
-        return won
-
-    def _fired(
-        self, windows: Sequence[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], list[tuple[str, float, int]]]:
-        found: dict[tuple[str, str, str], list[tuple[str, float, int]]] = {}
-        with self._transaction(write=False) as cur:
-            for key in windows:
-                rows = cur.execute(
-                    "SELECT alert, fired_at, spent_nusd FROM alerts_fired "
-                    "WHERE scope = ? AND period = ? AND win = ? ORDER BY fired_at, alert",
-                    key,
-                ).fetchall()
-                if rows:
-                    found[key] = [(a, float(at), int(units)) for a, at, units in rows]
-        return found
-
-    def calibration(self) -> Calibration | None:
-        with self._transaction(write=False) as cur:
-            found = cur.execute(
-                "SELECT version, created_at, body FROM calibrations ORDER BY version DESC LIMIT 1"
-            ).fetchone()
-        if found is None:
-            return None
-        version, created_at, body = found
-        return Calibration.from_json(body, version=int(version), created_at=float(created_at))
-
-    def store_calibration(self, calibration: Calibration, now: float) -> Calibration:
-        with self._transaction() as cur:
-            last = cur.execute("SELECT MAX(version) FROM calibrations").fetchone()[0]
-            version = int(last or 0) + 1
-            cur.execute(
-                "INSERT INTO calibrations (version, created_at, body) VALUES (?, ?, ?)",
-                (version, now, calibration.to_json()),
-            )
-        return attrs.evolve(calibration, version=version, created_at=now)
-
-    def reset_calibration(self) -> int:
-        with self._transaction() as cur:
-            count = int(cur.execute("SELECT COUNT(*) FROM calibrations").fetchone()[0])
-            cur.execute("DELETE FROM calibrations")
-        return count
 
     def insert_rows(self, rows: Iterator[LedgerRow] | Sequence[LedgerRow]) -> None:
         """Bulk-load recorded calls (benchmarks, imports); budgets are not touched."""

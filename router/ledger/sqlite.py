@@ -20,7 +20,8 @@ from typing import Any
 
 from .base import LedgerError
 from .schema import SCHEMA_VERSION, tables
-from .sql import Cursor, SQLLedger
+from .sidetables import Cursor
+from .sql import SQLLedger
 
 BUSY_TIMEOUT_MS = 60_000
 #: WAL pages between automatic checkpoints (SQLite's default is 1,000). A checkpoint syncs the
