@@ -15,6 +15,7 @@ from decimal import Decimal
 import attrs
 
 from ..calibrate import Lesson
+from ..ledger.alerts import runs_out
 from ..ledger.budgets import BudgetStatus
 from ..ledger.calendar import window_bounds, window_label
 from ..ledger.spend import Report, ReportQuery
@@ -79,16 +80,12 @@ def previous_query(query: ReportQuery, today: dt.date) -> ReportQuery | None:
 
 
 def burn(status: BudgetStatus, now: float) -> Burn:
+    """The budget's burn, forecast as its ``forecast`` alert forecasts it."""
     budget = status.budget
     start, end, _ = window_bounds(budget.period, budget.tz, now)
     over = status.spent > budget.limit
-    runs_out = None
-    elapsed = now - start
-    if not over and status.spent > 0 and elapsed > 0 and budget.period != "total":
-        pace = float(status.spent) / elapsed  # USD per second, for a forecast only
-        at = start + float(budget.limit) / pace
-        runs_out = at if at < end else None
-    return Burn(status, window_label(budget.period, status.window), start, end, runs_out, over)
+    when = None if over else runs_out(status, now)
+    return Burn(status, window_label(budget.period, status.window), start, end, when, over)
 
 
 def insights(
