@@ -1,7 +1,7 @@
 """The Router: route → reserve → send → meter → settle, falling back along the ranked candidates.
 
 Every attempt the gateway may have charged is recorded once, never free: a reservation is
-marked sent before its request leaves; an answer is metered (``metering``) and settled; an
+marked sent as it is made, before its request leaves; an answer is metered (``metering``) and settled; an
 answer lost after sending is billed at its worst case and the call moves on under a new
 reservation; a failure the gateway did not process frees its hold. One deadline, shorter than
 a hold, bounds the whole call.
@@ -283,8 +283,6 @@ class Router:
         call = _Call(self._new_id(), self._clock(), self._wall_clock(), attempts, self.deadline)
         last: tuple[Candidate, dict[str, str], GatewayError] | None = None
         for candidate, tagged in self._reserved(decision, policy, call, tags):
-            if self.ledger is not None:  # from here on, the call may be charged
-                self.ledger.mark_sent(call.id, call.now, attempt=call.attempt)
             try:
                 return send(call, candidate, tagged)
             except GatewayError as exc:
@@ -394,11 +392,20 @@ class Router:
 
     def _reserve(self, call: _Call, candidate: Candidate, tags: Mapping[str, str]) -> None:
         """Hold the candidate's worst case in the budget windows of the call's instant; the hold
-        lasts ``hold_seconds`` from now, so a fallback's hold is dated from its own reservation."""
+        lasts ``hold_seconds`` from now, so a fallback's hold is dated from its own reservation.
+        It is marked sent as it is made (the request leaves next, with nothing between that
+        can fail but building its body): one round trip a call, and a process killed in that
+        instant is billed the worst case of a call it never sent, never the reverse."""
         assert self.ledger is not None
         held_for = self.hold_seconds + (self._wall_clock() - call.now)
         reservation = self.ledger.reserve(
-            call.id, candidate.estimate.cost.high, tags, call.now, held_for, attempt=call.attempt
+            call.id,
+            candidate.estimate.cost.high,
+            tags,
+            call.now,
+            held_for,
+            attempt=call.attempt,
+            sent=True,
         )
         for status in reservation.warnings:
             log.warning(

@@ -50,13 +50,13 @@ def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
     ledger.close()
 
 
-def test_schema_is_version_2_and_an_unknown_version_is_refused(url: str) -> None:
-    """A new PostgreSQL ledger is made at schema version 2 with spend_deltas and the server
-    functions; a database whose schema is a version this build does not know is refused."""
+def test_schema_is_version_3_and_an_unknown_version_is_refused(url: str) -> None:
+    """A new PostgreSQL ledger is made at schema version 3 with spend_deltas and the server
+    functions, each once (version 2's signatures are dropped); a database whose schema is a version this build does not know is refused."""
     from router import LedgerError, PostgresLedger
 
     ledger = PostgresLedger(url)
-    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(2,)]
+    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(3,)]
     functions = fetch(
         ledger, "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' ORDER BY 1"
     )
@@ -162,3 +162,32 @@ def test_the_sql_script_and_the_python_constants_agree() -> None:
     assert f"unfolded >= {FOLD_AFTER} THEN" in script
     assert f"p_now - {int(STALE_SECONDS)})" in script
     assert f"'{ORPHAN_NOTE}'" in script
+
+
+def test_a_version_2_database_gets_the_new_functions(url: str) -> None:
+    """A version 2 database (its reservation function of six arguments, no leases table) is
+    brought to version 3 on open: the old signature is dropped, not left beside the new one, and
+    a reservation marked sent as it is made works."""
+    import psycopg
+
+    PostgresLedger(url).close()
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute("DROP TABLE leases")
+        db.execute("DROP FUNCTION costrouter_reserve")
+        db.execute(
+            "CREATE FUNCTION costrouter_reserve(text, integer, bigint, jsonb, double precision, "
+            "double precision) RETURNS void LANGUAGE sql AS ''"
+        )
+        db.execute("DELETE FROM costrouter_schema")
+        db.execute("INSERT INTO costrouter_schema VALUES (2)")
+    ledger = PostgresLedger(url)
+    try:
+        names = fetch(ledger, "SELECT proname FROM pg_proc WHERE proname = 'costrouter_reserve'")
+        assert names == [("costrouter_reserve",)]
+        ledger.set_budget(Budget.parse("global", "1"))
+        ledger.reserve("c", Decimal("0.25"), {}, 1_700_000_000.0, 10.0, sent=True)
+        (status,) = ledger.status(1_700_000_000.0 + 3600)  # a sent hold outlives its time
+        assert status.reserved == Decimal("0.25")
+        assert fetch(ledger, "SELECT COUNT(*) FROM leases") == [(0,)]
+    finally:
+        ledger.close()

@@ -110,6 +110,9 @@ class Reservation:
 
 #: The note on an orphaned row (the PostgreSQL sweep writes the same words).
 ORPHAN_NOTE = "sent and never settled: billed at the reserved worst case"
+#: The note on an orphaned lease (attempt 0): its process stopped renewing it, and what it held
+#: may have been spent by calls the ledger never heard of (the PostgreSQL sweep agrees).
+LEASE_NOTE = "lease not renewed: billed at the room it held"
 
 
 def orphan_row(
@@ -121,8 +124,37 @@ def orphan_row(
     model = dict(tags).get("model", "unknown:unknown")
     return LedgerRow(
         call_id, reserved_at, model, model, tags, 0, 0, 0, 0, amount, amount, amount, amount,
-        "orphaned", 0.0, 1, attempt, ORPHAN_NOTE,
+        "orphaned", 0.0, 1, attempt, LEASE_NOTE if attempt == 0 else ORPHAN_NOTE,
     )  # fmt: skip
+
+
+@attrs.frozen
+class LeaseFlush:
+    """One step of a budget lease (``leases``), applied by :meth:`Ledger.lease` in one
+    transaction, at most once per ``seq``: record ``rows`` (calls admitted against the lease and
+    settled since the last step) into the lease's ``windows``, then hold ``want`` nanodollars
+    there for the lease (at least ``need``, what calls in flight were admitted for; more only
+    where every hard budget has room, and a slice of it at most) until ``expires_at``."""
+
+    lease_id: str
+    seq: int
+    windows: tuple[tuple[str, str, str], ...]  # (scope, period, window), sorted
+    tags: str  # JSON: the tags of the orphaned row if the lease is never renewed
+    rows: tuple[LedgerRow, ...]
+    need: int
+    want: int
+    expires_at: float
+
+
+@attrs.frozen
+class LeaseGrant:
+    """What a lease holds after a step (nanodollars), what every hard budget of its windows
+    would still let it hold, and whether it was ``lost``: not renewed in time, billed whole
+    as an orphaned row (later rows of it are credited against that row, never billed twice)."""
+
+    held: int
+    room: int | None  # None: no hard budget
+    lost: bool = False
 
 
 class LedgerError(RouterError):
@@ -208,12 +240,14 @@ class Ledger(abc.ABC):
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         *,
         attempt: int = 1,
+        sent: bool = False,
     ) -> Reservation:
         """Atomically check every matching budget and hold ``amount`` on each, or raise
         :class:`BudgetExceededError` holding nothing. A reservation is the call's ``attempt``:
         reserving the same attempt again replaces its holds (a fallback whose model was not
         charged re-reserves for its own); reserving an attempt already recorded raises
-        :class:`InputError` (:func:`recorded_already`)."""
+        :class:`InputError` (:func:`recorded_already`). ``sent`` marks it sent in the same
+        step, as :meth:`mark_sent` would (one round trip fewer for a request sent at once)."""
 
     @abc.abstractmethod
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
@@ -317,6 +351,11 @@ class Ledger(abc.ABC):
         self, windows: Sequence[tuple[str, str, str]]
     ) -> dict[tuple[str, str, str], list[tuple[str, float, int]]]:
         """The (alert, fired_at, spent) recorded for each (scope, period, window)."""
+
+    def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
+        """Apply one step of a budget lease (see :class:`LeaseFlush`); a step already applied
+        (a retry after a lost answer) changes nothing and returns the lease's state."""
+        raise InputError(f"{self!r} cannot lease budgets: use a sqlite:// or postgresql:// ledger")
 
     def allowance(self, tags: Mapping[str, str], now: float) -> Decimal | None:
         """What the matching hard budgets still allow one call to cost (None: no limit)."""

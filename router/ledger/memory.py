@@ -100,6 +100,7 @@ class MemoryLedger(Ledger):
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         *,
         attempt: int = 1,
+        sent: bool = False,
     ) -> Reservation:
         amount = to_stored(amount)
         key = (call_id, attempt)
@@ -113,9 +114,9 @@ class MemoryLedger(Ledger):
             holds = tuple(
                 Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
             )
-            self._holds[key] = (now + hold_seconds, holds)
+            self._holds[key] = (FOREVER if sent else now + hold_seconds, holds)
             tags_text = json.dumps(dict(tags), sort_keys=True)
-            self._pending[key] = (tags_text, amount, now, now + hold_seconds, False)
+            self._pending[key] = (tags_text, amount, now, now + hold_seconds, sent)
             return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:

@@ -195,13 +195,14 @@ class PostgresLedger(SQLLedger):
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         *,
         attempt: int = 1,
+        sent: bool = False,
     ) -> Reservation:
         """One round trip: ``costrouter_reserve`` locks, sums, checks and holds in the server."""
         amount = to_stored(amount)
         try:
             with self._call() as connection:
                 rows = connection.execute(
-                    "SELECT * FROM costrouter_reserve(%s, %s, %s, %s::jsonb, %s, %s)",
+                    "SELECT * FROM costrouter_reserve(%s, %s, %s, %s::jsonb, %s, %s, %s)",
                     (
                         call_id,
                         attempt,
@@ -209,6 +210,7 @@ class PostgresLedger(SQLLedger):
                         json.dumps(dict(tags), sort_keys=True),
                         now,
                         now + hold_seconds,
+                        sent,
                     ),
                 ).fetchall()
         except LedgerError as exc:
@@ -239,6 +241,28 @@ class PostgresLedger(SQLLedger):
             recorded = connection.execute(_SETTLE, (*row_values(row), now)).fetchone()[0]
         self._forget_old_windows(now)
         return bool(recorded)
+
+    def _sweep(self, cur: Cursor, now: float) -> None:
+        cur.execute("SELECT costrouter_sweep(?)", (now,))
+
+    def _lock_windows(self, cur: Cursor, windows: tuple[tuple[str, str, str], ...]) -> None:
+        """The windows' spend rows, made if new and locked in key order, as
+        ``costrouter_reserve`` locks them (so a lease step and a reservation never deadlock)."""
+        if not windows:
+            return
+        keys = [v for window in sorted(windows) for v in window]
+        rows = ", ".join(["(?, ?, ?)"] * len(windows))
+        cur.execute(
+            f"INSERT INTO budget_spend (scope, period, win, spent_nusd) "
+            f"SELECT k.scope, k.period, k.win, 0 FROM (VALUES {rows}) AS k (scope, period, win) "
+            "ON CONFLICT (scope, period, win) DO NOTHING",
+            keys,
+        )
+        cur.execute(
+            f"SELECT 1 FROM budget_spend s WHERE (s.scope, s.period, s.win) IN (VALUES {rows}) "
+            "ORDER BY s.scope, s.period, s.win FOR UPDATE",
+            keys,
+        )
 
     def _tag_expr(self, name: str) -> str:
         return f"(tags::jsonb ->> '{name}')"

@@ -33,16 +33,23 @@ LANGUAGE sql STABLE AS $$
     ) <@ p_tags
 $$;
 
+-- Version 2's signatures, replaced by those below (a reservation can be marked sent at once).
+DROP FUNCTION IF EXISTS costrouter_reserve(text, integer, bigint, jsonb, double precision,
+                                           double precision);
+DROP FUNCTION IF EXISTS costrouter_pend(text, integer, jsonb, bigint, double precision,
+                                        double precision);
+
 -- The call's pending entry: what it would be billed if it were sent and never settled.
 CREATE OR REPLACE FUNCTION costrouter_pend(
     p_call text, p_attempt integer, p_tags jsonb, p_amount bigint, p_now double precision,
-    p_expires double precision
+    p_expires double precision, p_sent boolean
 ) RETURNS void LANGUAGE sql VOLATILE AS $$
-    INSERT INTO pending (call_id, attempt, tags, amount_nusd, reserved_at, expires_at)
-    VALUES (p_call, p_attempt, p_tags::text, p_amount, p_now, p_expires)
+    INSERT INTO pending (call_id, attempt, tags, amount_nusd, reserved_at, expires_at, sent_at)
+    VALUES (p_call, p_attempt, p_tags::text, p_amount, p_now, p_expires,
+            CASE WHEN p_sent THEN p_now END)
     ON CONFLICT (call_id, attempt) DO UPDATE SET tags = excluded.tags,
         amount_nusd = excluded.amount_nusd, reserved_at = excluded.reserved_at,
-        expires_at = excluded.expires_at, sent_at = NULL;
+        expires_at = excluded.expires_at, sent_at = excluded.sent_at;
 $$;
 
 -- A call about to be sent: its holds count until it is settled (they expire never), and its
@@ -78,7 +85,9 @@ BEGIN
                COALESCE(e.tags::jsonb ->> 'provider', 'unknown'),
                e.tags::jsonb ->> 'user', e.tags::jsonb ->> 'project', e.tags,
                0, 0, 0, 0, e.amount_nusd, e.amount_nusd, e.amount_nusd, e.amount_nusd,
-               'orphaned', 0, 1, 'sent and never settled: billed at the reserved worst case'
+               'orphaned', 0, 1,
+               CASE WHEN e.attempt = 0 THEN 'lease not renewed: billed at the room it held'
+                    ELSE 'sent and never settled: billed at the reserved worst case' END
           FROM expired e WHERE e.sent_at IS NOT NULL
         ON CONFLICT (call_id, attempt) DO NOTHING
         RETURNING call_id, attempt, cost_nusd
@@ -105,7 +114,7 @@ $$;
 -- re-plan them on every call (on a ledger with history that doubled a reservation's time).
 CREATE OR REPLACE FUNCTION costrouter_reserve(
     p_call text, p_attempt integer, p_amount bigint, p_tags jsonb, p_now double precision,
-    p_expires double precision
+    p_expires double precision, p_sent boolean
 ) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
                  spent bigint, reserved bigint)
 SET plan_cache_mode = force_generic_plan
@@ -136,7 +145,7 @@ BEGIN
       INTO k_scope, k_period, k_win, k_limit, k_soft, k_tz
       FROM costrouter_matching(p_tags, p_now) m;
     IF k_scope IS NULL THEN
-        PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires);
+        PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires, p_sent);
         RETURN;  -- no budget applies: nothing to hold
     END IF;
     INSERT INTO budget_spend (scope, period, win, spent_nusd)
@@ -173,9 +182,10 @@ BEGIN
     END LOOP;
     DELETE FROM holds h WHERE h.call_id = p_call AND h.attempt = p_attempt;
     INSERT INTO holds (call_id, attempt, scope, period, win, amount_nusd, expires_at)
-    SELECT p_call, p_attempt, u.scope, u.period, u.win, p_amount, p_expires
+    SELECT p_call, p_attempt, u.scope, u.period, u.win, p_amount,
+           CASE WHEN p_sent THEN 1e300 ELSE p_expires END
       FROM unnest(k_scope, k_period, k_win) AS u(scope, period, win);
-    PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires);
+    PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires, p_sent);
     IF unfolded >= 32 THEN
         WITH folded AS (
             DELETE FROM spend_deltas d

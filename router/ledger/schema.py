@@ -20,7 +20,7 @@ from .base import LedgerRow
 from .budgets import from_units, to_units
 from .calendar import calendar_keys
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: The calibrations table: each version learned from metered calls, the newest in force.
 CALIBRATIONS = """CREATE TABLE calibrations (
     version INTEGER PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, body TEXT NOT NULL)"""
@@ -29,6 +29,11 @@ ALERTS_FIRED = """CREATE TABLE alerts_fired (
     scope TEXT NOT NULL, period TEXT NOT NULL, win TEXT NOT NULL, alert TEXT NOT NULL,
     fired_at DOUBLE PRECISION NOT NULL, spent_nusd BIGINT NOT NULL,
     PRIMARY KEY (scope, period, win, alert))"""
+#: Each budget lease's last step applied (``Ledger.lease``: a retried step is applied once);
+#: what a lease holds is a sent pending entry of attempt 0 with its holds, like a call's.
+LEASES = """CREATE TABLE leases (
+    lease_id TEXT NOT NULL PRIMARY KEY, seq INTEGER NOT NULL,
+    updated_at DOUBLE PRECISION NOT NULL)"""
 #: What takes a ledger of each older version to the next, in order. Version 2 keeps each call's
 #: estimate basis (a column added last, so positional INSERTs of older rows still fit) and the
 #: calibrations learned from them.
@@ -40,6 +45,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE budgets ADD COLUMN webhook TEXT NOT NULL DEFAULT ''",
         ALERTS_FIRED,
     ),
+    2: (LEASES,),  # version 3: budget leases; reservations marked sent as they are made
 }
 
 #: The ``calls`` table, column by column: (name, SQL type). Everything about a call but its
@@ -76,6 +82,18 @@ COLUMN_NAMES = ", ".join(name for name, _ in CALL_COLUMNS)
 INSERT_ROW = f"INSERT INTO calls ({COLUMN_NAMES}) VALUES ({', '.join('?' * len(CALL_COLUMNS))})"
 
 
+@functools.lru_cache(maxsize=64)
+def values_list(rows: int, width: int) -> str:
+    """``(?, ?), (?, ?)``: placeholders for a multi-row VALUES list."""
+    row = "(" + ", ".join("?" * width) + ")"
+    return ", ".join([row] * rows)
+
+
+def insert_rows(count: int) -> str:
+    """An INSERT of ``count`` calls rows in one statement."""
+    return f"INSERT INTO calls ({COLUMN_NAMES}) VALUES {values_list(count, len(CALL_COLUMNS))}"
+
+
 def tables(clustered: str) -> tuple[str, ...]:
     """The tables both engines share. ``clustered`` ends the hot tables' definitions: SQLite
     stores them without a rowid (one B-tree page fewer per write)."""
@@ -102,6 +120,7 @@ def tables(clustered: str) -> tuple[str, ...]:
         f"CREATE TABLE calls (\n    {calls},\n    PRIMARY KEY (call_id, attempt))",
         CALIBRATIONS,
         ALERTS_FIRED,
+        LEASES,
         "CREATE INDEX calls_by_ts ON calls (ts)",
     )
 

@@ -10,7 +10,6 @@ read, so the check and the holds of :meth:`reserve` are one transaction; Postgre
 from __future__ import annotations
 
 import abc
-import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -32,6 +31,7 @@ from .base import (
 )
 from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
 from .calendar import window_key
+from .lease_sql import LeaseSteps
 from .schema import (
     AGGREGATES,
     COLUMN_NAMES,
@@ -42,23 +42,16 @@ from .schema import (
     row_from,
     row_values,
     tags_json,
+    values_list,
 )
 from .sidetables import Cursor, SideTables
 from .spend import Report, ReportQuery, combine, report_row
-
-
-@functools.lru_cache(maxsize=64)
-def _values(rows: int, width: int) -> str:
-    """``(?, ?), (?, ?)``: placeholders for a multi-row VALUES list."""
-    row = "(" + ", ".join("?" * width) + ")"
-    return ", ".join([row] * rows)
-
 
 #: Seconds between two deletions of old minute and hour windows by one process.
 FORGET_EVERY = 3600.0
 
 
-class SQLLedger(SideTables, Ledger):
+class SQLLedger(LeaseSteps, SideTables, Ledger):
     """Shared logic; subclasses provide :meth:`_transaction`."""
 
     #: A window ``k``'s settled spend, as SQL (NULL for none).
@@ -199,7 +192,7 @@ class SQLLedger(SideTables, Ledger):
         found = {
             tuple(r[:3]): (int(r[3] or 0), int(r[4] or 0))
             for r in cur.execute(
-                f"WITH k (scope, period, win) AS (VALUES {_values(len(keys), 3)}) "
+                f"WITH k (scope, period, win) AS (VALUES {values_list(len(keys), 3)}) "
                 f"SELECT k.scope, k.period, k.win, {self._spent_sql}, "
                 "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
                 "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
@@ -225,9 +218,11 @@ class SQLLedger(SideTables, Ledger):
         hold_seconds: float = DEFAULT_HOLD_SECONDS,
         *,
         attempt: int = 1,
+        sent: bool = False,
     ) -> Reservation:
         units = to_units(amount)
         amount, expires, key = from_units(units), now + hold_seconds, (call_id, attempt)
+        held_until = FOREVER if sent else expires
         with self._transaction() as cur:  # only reads and writes under the lock
             self._sweep(cur, now)
             if cur.execute("SELECT 1 FROM calls WHERE call_id = ? AND attempt = ?", key).fetchone():
@@ -239,7 +234,7 @@ class SQLLedger(SideTables, Ledger):
                 cur.execute(
                     "INSERT INTO holds "
                     "(call_id, attempt, scope, period, win, amount_nusd, expires_at) "
-                    f"VALUES {_values(len(entries), 7)}",
+                    f"VALUES {values_list(len(entries), 7)}",
                     [
                         v
                         for e in entries
@@ -250,18 +245,25 @@ class SQLLedger(SideTables, Ledger):
                             e.budget.period,
                             e.window,
                             units,
-                            expires,
+                            held_until,
                         )
                     ],
                 )
             cur.execute(
                 "INSERT INTO pending "
-                "(call_id, attempt, tags, amount_nusd, reserved_at, expires_at) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, attempt) DO UPDATE SET "
+                "(call_id, attempt, tags, amount_nusd, reserved_at, expires_at, sent_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_id, attempt) DO UPDATE SET "
                 "tags = excluded.tags, amount_nusd = excluded.amount_nusd, "
                 "reserved_at = excluded.reserved_at, expires_at = excluded.expires_at, "
-                "sent_at = NULL",
-                (*key, tags_json(tuple(sorted(tags.items()))), units, now, expires),
+                "sent_at = excluded.sent_at",
+                (
+                    *key,
+                    tags_json(tuple(sorted(tags.items()))),
+                    units,
+                    now,
+                    expires,
+                    now if sent else None,
+                ),
             )
         holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
         return Reservation(call_id, amount, expires, holds, warnings)
@@ -335,7 +337,7 @@ class SQLLedger(SideTables, Ledger):
         if keys:
             cur.execute(
                 "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
-                f"VALUES {_values(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
+                f"VALUES {values_list(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
                 "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
                 [v for key in sorted(keys) for v in (*key, cost)],
             )

@@ -1,0 +1,162 @@
+"""The SQL ledgers' side of budget leases: one transaction per lease step, on both engines.
+
+A mixin of :class:`~router.ledger.sql.SQLLedger`. What a lease holds is a pending entry of
+attempt 0 under the lease's id, marked sent, with a hold on each of its budget windows: it
+counts against every budget as a call's reservation does, and the sweep that bills a call
+sent and never settled bills a lease not renewed in time, at what it held (``LEASE_NOTE``).
+The ``leases`` table keeps each lease's last step, so a step retried after its answer was
+lost is applied once. The process side is ``leases``.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any
+
+from .base import FOREVER, LeaseFlush, LeaseGrant
+from .budgets import Budget, to_units
+from .schema import INSERT_ROW, insert_rows, row_values, values_list
+from .sidetables import Cursor
+
+#: A step takes at most this share of the room its budgets have left beyond what the lease
+#: holds: near a limit, each process's slice shrinks with the room, so what one process can
+#: strand is bounded by an eighth of what was left when it last grew.
+LEASE_SHARE = 8
+#: Rows per INSERT statement (SQLite allows 32,766 parameters; a row has 25).
+ROWS_PER_STATEMENT = 400
+
+
+class LeaseSteps:
+    """:meth:`lease` for the SQL ledgers; the engine supplies the transaction and the locks."""
+
+    _spent_sql: str
+
+    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
+        raise NotImplementedError  # the engine's (SQLLedger's subclasses)
+
+    def _sweep(self, cur: Cursor, now: float) -> None:
+        raise NotImplementedError  # SQLLedger's
+
+    def _budgets(self, cur: Cursor) -> list[Budget]:
+        raise NotImplementedError  # SQLLedger's
+
+    def _lock_windows(self, cur: Cursor, windows: tuple[tuple[str, str, str], ...]) -> None:
+        """Lock the windows' spend rows before reading them (SQLite's write lock already
+        covers the whole file; PostgreSQL locks rows)."""
+
+    def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
+        key = (step.lease_id,)
+        with self._transaction() as cur:
+            self._sweep(cur, now)  # a lease not renewed in time is billed here, whole
+            done = cur.execute("SELECT seq FROM leases WHERE lease_id = ?", key).fetchone()
+            held_row = cur.execute(
+                "SELECT amount_nusd FROM pending WHERE call_id = ? AND attempt = 0", key
+            ).fetchone()
+            orphan = cur.execute(
+                "SELECT cost_nusd FROM calls WHERE call_id = ? AND attempt = 0", key
+            ).fetchone()
+            held = 0 if held_row is None else int(held_row[0])
+            if done is not None and int(done[0]) >= step.seq:  # applied already: its state
+                return LeaseGrant(held, None, lost=orphan is not None)
+            self._lock_windows(cur, step.windows)
+            cost = self._insert_rows(cur, step)
+            cur.execute(
+                "INSERT INTO leases (lease_id, seq, updated_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (lease_id) DO UPDATE SET seq = excluded.seq, "
+                "updated_at = excluded.updated_at",
+                (step.lease_id, step.seq, now),
+            )
+            if orphan is not None:  # lost: its orphaned row already billed these calls
+                credit = min(cost, int(orphan[0]))
+                cur.execute(
+                    "UPDATE calls SET cost_nusd = cost_nusd - ? WHERE call_id = ? AND attempt = 0",
+                    (credit, step.lease_id),
+                )
+                self._add_spend(cur, step.windows, cost - credit)
+                return LeaseGrant(0, None, lost=True)
+            self._add_spend(cur, step.windows, cost)
+            base = held - cost
+            room = self._room(cur, step, now)
+            top = step.want
+            if room is not None:
+                top = min(top, base + max(room - base, 0) // LEASE_SHARE)
+            granted = max(step.need, top, 0)
+            cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = 0", key)
+            if granted == 0:
+                cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = 0", key)
+                return LeaseGrant(0, room)
+            cur.execute(
+                "INSERT INTO holds "
+                "(call_id, attempt, scope, period, win, amount_nusd, expires_at) "
+                f"VALUES {values_list(len(step.windows), 7)}",
+                [
+                    v
+                    for window in step.windows
+                    for v in (step.lease_id, 0, *window, granted, FOREVER)
+                ],
+            )
+            cur.execute(
+                "INSERT INTO pending "
+                "(call_id, attempt, tags, amount_nusd, reserved_at, expires_at, sent_at) "
+                "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (call_id, attempt) DO UPDATE SET "
+                "amount_nusd = excluded.amount_nusd, expires_at = excluded.expires_at",
+                (step.lease_id, step.tags, granted, now, step.expires_at, now),
+            )
+        return LeaseGrant(granted, room)
+
+    def _insert_rows(self, cur: Cursor, step: LeaseFlush) -> int:
+        """Record the step's rows; returns their cost in nanodollars. A row whose call id is
+        recorded already (an id reused by another process: this step is not a retry) is still
+        spend: it is recorded under its id and the lease's, so it is billed, and once."""
+        values = [row_values(row) for row in step.rows]
+        recorded: set[tuple[str, int]] = set()
+        for start in range(0, len(values), ROWS_PER_STATEMENT):
+            chunk = values[start : start + ROWS_PER_STATEMENT]
+            recorded.update(
+                (str(call), int(attempt))
+                for call, attempt in cur.execute(
+                    insert_rows(len(chunk))
+                    + " ON CONFLICT (call_id, attempt) DO NOTHING RETURNING call_id, attempt",
+                    [v for row in chunk for v in row],
+                ).fetchall()
+            )
+        for row in values:
+            if (row[0], row[1]) not in recorded:
+                repeat: list[Any] = list(row)
+                repeat[0] = f"{row[0]}~{step.lease_id}-{step.seq}"
+                repeat[-2] = "call id recorded already: this repeat billed under its own id"
+                cur.execute(INSERT_ROW, repeat)
+        return sum(to_units(row.cost) for row in step.rows)
+
+    def _add_spend(
+        self, cur: Cursor, windows: tuple[tuple[str, str, str], ...], units: int
+    ) -> None:
+        if units and windows:
+            cur.execute(
+                "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
+                f"VALUES {values_list(len(windows), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
+                "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
+                [v for window in windows for v in (*window, units)],
+            )
+
+    def _room(self, cur: Cursor, step: LeaseFlush, now: float) -> int | None:
+        """What every hard budget of the step's windows lets the lease hold in all (None: no
+        hard budget among them): its limit less the window's spend and every other live hold."""
+        limits = {
+            (b.scope_text, b.period): to_units(b.limit) for b in self._budgets(cur) if not b.soft
+        }
+        hard = [w for w in step.windows if (w[0], w[1]) in limits]
+        if not hard:
+            return None
+        found = cur.execute(
+            f"WITH k (scope, period, win) AS (VALUES {values_list(len(hard), 3)}) "
+            f"SELECT k.scope, k.period, {self._spent_sql}, "
+            "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
+            "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
+            "AND NOT (h.call_id = ? AND h.attempt = 0)) FROM k",
+            [v for window in hard for v in window] + [now, step.lease_id],
+        ).fetchall()
+        return min(
+            limits[scope, period] - int(spent or 0) - int(others or 0)
+            for scope, period, spent, others in found
+        )
