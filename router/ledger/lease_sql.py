@@ -30,6 +30,8 @@ class LeaseSteps:
     """:meth:`lease` for the SQL ledgers; the engine supplies the transaction and the locks."""
 
     _spent_sql: str
+    #: Row locking for a read that a later write depends on (SQLite locks the whole file).
+    _for_update = ""
 
     def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
         raise NotImplementedError  # the engine's (SQLLedger's subclasses)
@@ -47,11 +49,17 @@ class LeaseSteps:
     def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
         key = (step.lease_id,)
         with self._transaction() as cur:
-            self._sweep(cur, now)  # a lease not renewed in time is billed here, whole
-            done = cur.execute("SELECT seq FROM leases WHERE lease_id = ?", key).fetchone()
-            held_row = cur.execute(
-                "SELECT amount_nusd FROM pending WHERE call_id = ? AND attempt = 0", key
+            held_row = cur.execute(  # locked first: a sweep meanwhile passes it by
+                "SELECT amount_nusd FROM pending WHERE call_id = ? AND attempt = 0"
+                + self._for_update,
+                key,
             ).fetchone()
+            self._sweep(cur, now)  # a lease not renewed in time is billed here, whole
+            if held_row is not None:  # a sweep of this very step's may have billed it
+                held_row = cur.execute(
+                    "SELECT amount_nusd FROM pending WHERE call_id = ? AND attempt = 0", key
+                ).fetchone()
+            done = cur.execute("SELECT seq FROM leases WHERE lease_id = ?", key).fetchone()
             orphan = cur.execute(
                 "SELECT cost_nusd FROM calls WHERE call_id = ? AND attempt = 0", key
             ).fetchone()

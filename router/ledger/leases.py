@@ -235,7 +235,11 @@ class LeasedLedger(Ledger):
                 return True
         self._step(lease, now, extra=units)
         with self._lock:
-            return not lease.retiring and lease.free >= units
+            covered = not lease.retiring and lease.free >= units
+            give_back = lease.retiring and lease.granted > lease.used
+        if give_back:  # near the limit: the room goes back now, for the call-by-call path
+            self._step(lease, now)
+        return covered
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
         if (call_id, attempt) not in self._by_call:  # admitted under a lease: counted as sent
@@ -294,6 +298,8 @@ class LeasedLedger(Ledger):
                         now + self.lease_seconds,
                     )
                     lease.taken, lease.cap = taken, need + lease.wanted + taken
+                else:  # sent again as it was, but renewed from now
+                    lease.unacked = attrs.evolve(lease.unacked, expires_at=now + self.lease_seconds)
                 step = lease.unacked
             try:
                 grant = self.inner.lease(step, now)

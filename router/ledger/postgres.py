@@ -242,6 +242,8 @@ class PostgresLedger(SQLLedger):
         self._forget_old_windows(now)
         return bool(recorded)
 
+    _for_update = " FOR UPDATE"
+
     def _sweep(self, cur: Cursor, now: float) -> None:
         cur.execute("SELECT costrouter_sweep(?)", (now,))
 

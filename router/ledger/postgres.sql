@@ -62,14 +62,18 @@ $$;
 
 -- Every pending call whose hold's time is up: one sent (its process died, or its settlement
 -- failed) is billed as an orphaned row at its reservation, into the windows it held (as
--- deltas); one never sent is cleared a day later (86400 s: STALE_SECONDS in base.py). Concurrent sweeps take each entry once (row locks).
+-- deltas); one never sent is cleared a day later (86400 s: STALE_SECONDS in base.py). Concurrent sweeps take each entry once and never wait on each other (SKIP LOCKED), nor on a lease step, which locks its own entry first: an entry locked is someone's, being renewed or billed.
 -- The row's values are in the calls table's column order.
 CREATE OR REPLACE FUNCTION costrouter_sweep(p_now double precision) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
     WITH expired AS (
         DELETE FROM pending p
-         WHERE p.expires_at <= p_now AND (p.sent_at IS NOT NULL OR p.expires_at <= p_now - 86400)
+         WHERE (p.call_id, p.attempt) IN (
+             SELECT q.call_id, q.attempt FROM pending q
+              WHERE q.expires_at <= p_now
+                AND (q.sent_at IS NOT NULL OR q.expires_at <= p_now - 86400)
+                FOR UPDATE SKIP LOCKED)
         RETURNING p.*
     ), unsent AS (
         DELETE FROM holds h USING expired e
