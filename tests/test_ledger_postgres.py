@@ -58,7 +58,9 @@ def test_schema_is_version_3_and_an_unknown_version_is_refused(url: str) -> None
     ledger = PostgresLedger(url)
     assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(3,)]
     functions = fetch(
-        ledger, "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' ORDER BY 1"
+        ledger,
+        "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' "
+        "AND pronamespace = current_schema()::regnamespace ORDER BY 1",
     )
     assert [name for (name,) in functions] == [
         "costrouter_matching",
@@ -182,7 +184,11 @@ def test_a_version_2_database_gets_the_new_functions(url: str) -> None:
         db.execute("INSERT INTO costrouter_schema VALUES (2)")
     ledger = PostgresLedger(url)
     try:
-        names = fetch(ledger, "SELECT proname FROM pg_proc WHERE proname = 'costrouter_reserve'")
+        names = fetch(
+            ledger,
+            "SELECT proname FROM pg_proc WHERE proname = 'costrouter_reserve' "
+            "AND pronamespace = current_schema()::regnamespace",
+        )
         assert names == [("costrouter_reserve",)]
         ledger.set_budget(Budget.parse("global", "1"))
         ledger.reserve("c", Decimal("0.25"), {}, 1_700_000_000.0, 10.0, sent=True)

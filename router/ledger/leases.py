@@ -129,6 +129,8 @@ class LeasedLedger(Ledger):
         slice_seconds: float = SLICE_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        if type(ledger).lease is Ledger.lease:
+            ledger.lease(LeaseFlush("", 0, (), "{}", (), 0, 0, 0.0), 0.0)  # raises, saying why
         if not 0 < flush_seconds * 4 <= lease_seconds:
             raise LedgerError(
                 f"a lease lasting {lease_seconds} s cannot be renewed every {flush_seconds} s: "
@@ -475,6 +477,7 @@ class LeasedLedger(Ledger):
     def held(self) -> int:
         """Nanodollars this process's leases hold and no call of it has used (for the
         benchmarks' "stranded room" figure)."""
+        self._own()
         with self._lock:
             return sum(
                 max(lease.granted - lease.used, 0)
