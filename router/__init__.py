@@ -91,6 +91,9 @@ if _typing.TYPE_CHECKING:  # what type checkers see: the names of _LAZY, re-expo
         Budget as Budget,
         BudgetStatus as BudgetStatus,
     )
+    from .ledger.leases import (
+        LeasedLedger as LeasedLedger,
+    )
     from .ledger.memory import (
         MemoryLedger as MemoryLedger,
     )
@@ -178,6 +181,7 @@ _LAZY = {
     "Ledger": "router.ledger.base",
     "LedgerRow": "router.ledger.base",
     "LocalCounter": "router.estimate.counters",
+    "LeasedLedger": "router.ledger.leases",
     "MemoryLedger": "router.ledger.memory",
     "Message": "router.request",
     "OutputPrior": "router.estimate.estimator",
