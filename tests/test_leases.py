@@ -281,3 +281,34 @@ def test_a_memory_ledger_cannot_lease() -> None:
 def test_lease_seconds_must_cover_several_flushes() -> None:
     with pytest.raises(Exception, match="at least four flushes"):
         LeasedLedger(ledger_from_url("sqlite:///:memory:"), flush_seconds=1, lease_seconds=2)
+
+
+def test_a_router_on_a_leased_ledger(tmp_path: Path) -> None:
+    """The Router's calls on a leased ledger: admitted against the lease, recorded at their
+    metered cost by the next flush, and the budget refuses once its room is gone."""
+    from router import Request, Router
+    from router.testing import FakeClient
+
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    ledger = LeasedLedger.from_url(url, rate=0, flush_seconds=1000, lease_seconds=4000)
+    ledger.set_budget(Budget.parse("user=a", "0.05"))
+    router = Router(client=FakeClient(input_tokens=1200, output_tokens=80), ledger=ledger)
+    request = Request.from_prompt("Say hi.")
+    costs: list[Decimal] = []
+
+    def until_refused() -> None:
+        while True:
+            costs.append(router.call(request, model="gpt:gpt-4o", tags={"user": "a"}).cost)
+
+    with pytest.raises(BudgetExceededError):
+        until_refused()
+    assert len(costs) > 10
+    assert ledger.held() == 0  # at the limit the lease handed its room back
+    ledger.flush()
+    rows = ledger.rows()
+    assert sorted(r.cost for r in rows) == sorted(costs)
+    (status,) = ledger.status(time.time())
+    assert status.spent == sum(costs) <= Decimal("0.05")
+    ledger.close()
+    (status,) = ledger_from_url(url).status(time.time())
+    assert status.reserved == 0
