@@ -89,28 +89,29 @@ class LeaseSteps:
             if room is not None:
                 top = min(top, base + max(room - base, 0) // LEASE_SHARE)
             granted = max(step.need, top, 0)
-            cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = 0", key)
-            if granted == 0:
-                cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = 0", key)
-                return LeaseGrant(0, room)
-            cur.execute(
-                "INSERT INTO holds "
-                "(call_id, attempt, scope, period, win, amount_nusd, expires_at) "
-                f"VALUES {values_list(len(step.windows), 7)}",
-                [
-                    v
-                    for window in step.windows
-                    for v in (step.lease_id, 0, *window, granted, FOREVER)
-                ],
-            )
-            cur.execute(
-                "INSERT INTO pending "
-                "(call_id, attempt, tags, amount_nusd, reserved_at, expires_at, sent_at) "
-                "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (call_id, attempt) DO UPDATE SET "
-                "amount_nusd = excluded.amount_nusd, expires_at = excluded.expires_at",
-                (step.lease_id, step.tags, granted, now, step.expires_at, now),
-            )
+            self._hold(cur, step, granted, now)
         return LeaseGrant(granted, room)
+
+    def _hold(self, cur: Cursor, step: LeaseFlush, granted: int, now: float) -> None:
+        """Make the lease hold ``granted`` in each of its windows until its step's expiry (a
+        sent pending entry, so the sweep bills it if it is not renewed); 0 ends the lease."""
+        key = (step.lease_id,)
+        cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = 0", key)
+        if granted == 0:
+            cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = 0", key)
+            return
+        cur.execute(
+            "INSERT INTO holds (call_id, attempt, scope, period, win, amount_nusd, expires_at) "
+            f"VALUES {values_list(len(step.windows), 7)}",
+            [v for window in step.windows for v in (step.lease_id, 0, *window, granted, FOREVER)],
+        )
+        cur.execute(
+            "INSERT INTO pending "
+            "(call_id, attempt, tags, amount_nusd, reserved_at, expires_at, sent_at) "
+            "VALUES (?, 0, ?, ?, ?, ?, ?) ON CONFLICT (call_id, attempt) DO UPDATE SET "
+            "amount_nusd = excluded.amount_nusd, expires_at = excluded.expires_at",
+            (step.lease_id, step.tags, granted, now, step.expires_at, now),
+        )
 
     def _insert_rows(self, cur: Cursor, step: LeaseFlush) -> int:
         """Record the step's rows; returns their cost in nanodollars. A row whose call id is

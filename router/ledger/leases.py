@@ -34,13 +34,12 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 import attrs
 
-from ..estimate.calibration import Calibration
 from .alerts import Alert
 from .base import (
     DEFAULT_HOLD_SECONDS,
@@ -53,9 +52,9 @@ from .base import (
     Reservation,
     recorded_already,
 )
-from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
-from .spend import Report, ReportQuery
+from .budgets import Budget, from_units, matching, parse_scope, to_units
 from .urls import ledger_from_url
+from .wrapped import WrappedLedger
 
 log = logging.getLogger("costrouter.ledger")
 
@@ -111,7 +110,7 @@ class _Lease:
         return not (self.used or self.rows or self.unacked or self.granted or self.admitted)
 
 
-class LeasedLedger(Ledger):
+class LeasedLedger(WrappedLedger):
     """A SQL ledger whose hot budgets are admitted against leases (see the module's text).
 
     ``rate``: calls a second on a set of budgets from which they lease (0: always).
@@ -136,7 +135,7 @@ class LeasedLedger(Ledger):
                 f"a lease lasting {lease_seconds} s cannot be renewed every {flush_seconds} s: "
                 "make lease_seconds at least four flushes"
             )
-        self.inner = ledger
+        super().__init__(ledger)
         self.rate, self.flush_seconds = rate, flush_seconds
         self.lease_seconds, self.slice_seconds = lease_seconds, slice_seconds
         self._clock = clock
@@ -420,7 +419,7 @@ class LeasedLedger(Ledger):
                         break
         self.inner.close()
 
-    # -- everything else is the wrapped ledger's ------------------------------------------
+    # -- what the wrapped ledger answers differently under leases ------------------------
 
     def claim_alerts(
         self, now: float, budgets: Iterable[tuple[str, str]] | None = None
@@ -439,40 +438,6 @@ class LeasedLedger(Ledger):
     def delete_budget(self, scope: str, period: str | None = None) -> int:
         self._budget_list = (-math.inf, [])
         return self.inner.delete_budget(scope, period)
-
-    def budgets(self) -> list[Budget]:
-        return self.inner.budgets()
-
-    def status(self, now: float) -> list[BudgetStatus]:
-        return self.inner.status(now)
-
-    def rows(
-        self, since: float | None = None, until: float | None = None, *, newest: int | None = None
-    ) -> list[LedgerRow]:
-        return self.inner.rows(since, until, newest=newest)
-
-    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
-        return self.inner.report(query, now, series=series)
-
-    def calibration(self) -> Calibration | None:
-        return self.inner.calibration()
-
-    def store_calibration(self, calibration: Calibration, now: float) -> Calibration:
-        return self.inner.store_calibration(calibration, now)
-
-    def reset_calibration(self) -> int:
-        return self.inner.reset_calibration()
-
-    def _claim(self, keys: Sequence[tuple[str, str, str, str, int]], now: float) -> list[bool]:
-        return self.inner._claim(keys, now)
-
-    def _fired(
-        self, windows: Sequence[tuple[str, str, str]]
-    ) -> dict[tuple[str, str, str], list[tuple[str, float, int]]]:
-        return self.inner._fired(windows)
-
-    def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
-        return self.inner.lease(step, now)
 
     def held(self) -> int:
         """Nanodollars this process's leases hold and no call of it has used (for the
