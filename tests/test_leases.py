@@ -312,3 +312,21 @@ def test_a_router_on_a_leased_ledger(tmp_path: Path) -> None:
     ledger.close()
     (status,) = ledger_from_url(url).status(time.time())
     assert status.reserved == 0
+
+
+def test_a_late_fallback_does_not_date_its_lease_back(tmp_path: Path) -> None:
+    """A call dated 100 s ago (a fallback late in its deadline) tops up its lease from the
+    clock: another process sweeping now finds the lease alive, not one to bill."""
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    budget(url, "10")
+    ledger = LeasedLedger(ledger_from_url(url), rate=0, flush_seconds=1, lease_seconds=60)
+    started = time.time() - 100
+    ledger.reserve("late", WORST, ALICE, started, sent=True)
+    other = ledger_from_url(url)
+    other.reserve("sweep", Decimal(0), {}, time.time())
+    other.release("sweep", time.time())
+    assert not other.rows()  # nothing billed: the lease was renewed from now
+    ledger.settle(row("late", COST, ts=started), started)
+    ledger.close()
+    assert [(r.call_id, r.cost) for r in other.rows()] == [("late", Decimal(COST))]
+    other.close()

@@ -189,7 +189,7 @@ class LeasedLedger(WrappedLedger):
             key = tuple(sorted({(b.scope_text, b.period, b.window(now)) for b in budgets}))
             units, call = to_units(amount), (call_id, attempt)
             lease = self._lease_for(key, call, tags, now)
-            if lease is not None and self._top_up(lease, units, now):
+            if lease is not None and self._top_up(lease, units):
                 with self._lock:
                     if lease.free >= units and not lease.retiring:
                         lease.admitted[call] = units
@@ -227,8 +227,11 @@ class LeasedLedger(WrappedLedger):
             self._start()
             return lease
 
-    def _top_up(self, lease: _Lease, units: int, now: float) -> bool:
-        """True when the lease may cover ``units``: it has the room, or a step just got it."""
+    def _top_up(self, lease: _Lease, units: int) -> bool:
+        """True when the lease may cover ``units``: it has the room, or a step just got it.
+        The step is dated by the clock, not by the call: a fallback's call started up to its
+        deadline ago, and a lease renewed from then would expire under its process."""
+        now = self._clock()
         with self._lock:
             if lease.retiring:
                 return False
