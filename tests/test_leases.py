@@ -279,7 +279,7 @@ def test_a_memory_ledger_cannot_lease() -> None:
 
 
 def test_lease_seconds_must_cover_several_flushes() -> None:
-    with pytest.raises(Exception, match="at least four flushes"):
+    with pytest.raises(InputError, match="at least four flushes"):
         LeasedLedger(ledger_from_url("sqlite:///:memory:"), flush_seconds=1, lease_seconds=2)
 
 

@@ -10,11 +10,12 @@ lost is applied once. The process side is ``leases``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
 from .base import FOREVER, LeaseFlush, LeaseGrant
-from .budgets import Budget, to_units
+from .budgets import Budget, BudgetStatus, to_units
 from .schema import INSERT_ROW, insert_rows, row_values, values_list
 from .sidetables import Cursor
 
@@ -29,7 +30,6 @@ ROWS_PER_STATEMENT = 400
 class LeaseSteps:
     """:meth:`lease` for the SQL ledgers; the engine supplies the transaction and the locks."""
 
-    _spent_sql: str
     #: Row locking for a read that a later write depends on (SQLite locks the whole file).
     _for_update = ""
 
@@ -40,6 +40,16 @@ class LeaseSteps:
         raise NotImplementedError  # SQLLedger's
 
     def _budgets(self, cur: Cursor) -> list[Budget]:
+        raise NotImplementedError  # SQLLedger's
+
+    def _entries(
+        self,
+        cur: Cursor,
+        budgets: Sequence[Budget],
+        now: float,
+        exclude: tuple[str, int] = ("", 0),
+        wins: Sequence[str] | None = None,
+    ) -> list[BudgetStatus]:
         raise NotImplementedError  # SQLLedger's
 
     def _lock_windows(self, cur: Cursor, windows: tuple[tuple[str, str, str], ...]) -> None:
@@ -137,9 +147,9 @@ class LeaseSteps:
                 cur.execute(INSERT_ROW, repeat)
         return sum(to_units(row.cost) for row in step.rows)
 
-    def _add_spend(
-        self, cur: Cursor, windows: tuple[tuple[str, str, str], ...], units: int
-    ) -> None:
+    def _add_spend(self, cur: Cursor, windows: Sequence[tuple[str, str, str]], units: int) -> None:
+        """Add ``units`` to each window's spend row (made if new): a settlement's, or a lease
+        step's rows'."""
         if units and windows:
             cur.execute(
                 "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
@@ -151,21 +161,11 @@ class LeaseSteps:
     def _room(self, cur: Cursor, step: LeaseFlush, now: float) -> int | None:
         """What every hard budget of the step's windows lets the lease hold in all (None: no
         hard budget among them): its limit less the window's spend and every other live hold."""
-        limits = {
-            (b.scope_text, b.period): to_units(b.limit) for b in self._budgets(cur) if not b.soft
-        }
-        hard = [w for w in step.windows if (w[0], w[1]) in limits]
-        if not hard:
+        hard = {(b.scope_text, b.period): b for b in self._budgets(cur) if not b.soft}
+        found = [(hard[s, p], win) for s, p, win in step.windows if (s, p) in hard]
+        if not found:
             return None
-        found = cur.execute(
-            f"WITH k (scope, period, win) AS (VALUES {values_list(len(hard), 3)}) "
-            f"SELECT k.scope, k.period, {self._spent_sql}, "
-            "(SELECT SUM(h.amount_nusd) FROM holds h WHERE h.scope = k.scope "
-            "AND h.period = k.period AND h.win = k.win AND h.expires_at > ? "
-            "AND NOT (h.call_id = ? AND h.attempt = 0)) FROM k",
-            [v for window in hard for v in window] + [now, step.lease_id],
-        ).fetchall()
-        return min(
-            limits[scope, period] - int(spent or 0) - int(others or 0)
-            for scope, period, spent, others in found
+        entries = self._entries(
+            cur, [b for b, _ in found], now, (step.lease_id, 0), [win for _, win in found]
         )
+        return min(to_units(entry.remaining) for entry in entries)

@@ -40,6 +40,8 @@ from typing import Any
 
 import attrs
 
+from pricing import InputError
+
 from .alerts import Alert
 from .base import (
     DEFAULT_HOLD_SECONDS,
@@ -131,7 +133,7 @@ class LeasedLedger(WrappedLedger):
         if type(ledger).lease is Ledger.lease:
             ledger.lease(LeaseFlush("", 0, (), "{}", (), 0, 0, 0.0), 0.0)  # raises, saying why
         if not 0 < flush_seconds * 4 <= lease_seconds:
-            raise LedgerError(
+            raise InputError(
                 f"a lease lasting {lease_seconds} s cannot be renewed every {flush_seconds} s: "
                 "make lease_seconds at least four flushes"
             )
@@ -154,7 +156,7 @@ class LeasedLedger(WrappedLedger):
         self._settled: set[_Attempt] = set()  # settled under a lease, not yet recorded
         self._rates: dict[_Key, tuple[int, int, int]] = {}  # second, calls in it, in the last
         self._cool: dict[_Key, float] = {}
-        self._budget_list: tuple[float, list[Budget]] = (-math.inf, [])
+        self._budget_list: list[Budget] | None = None  # read again after each flush
         self._alerts_checked = -math.inf
         self._warned = False
         self._stop = threading.Event()
@@ -184,7 +186,7 @@ class LeasedLedger(WrappedLedger):
         """A call about to be sent (``sent``) on hot budgets is admitted against their lease
         when it has room for ``amount``, else after a top-up, else on the plain path."""
         self._own()
-        budgets = matching(self._budgets(now), tags) if sent else []
+        budgets = matching(self._budgets(), tags) if sent else []
         if budgets:
             key = tuple(sorted({(b.scope_text, b.period, b.window(now)) for b in budgets}))
             units, call = to_units(amount), (call_id, attempt)
@@ -378,7 +380,7 @@ class LeasedLedger(WrappedLedger):
         while not self._stop.wait(self.flush_seconds):
             try:
                 self.flush()
-                self._budget_list = (-math.inf, self._budget_list[1])  # read again next call
+                self._budget_list = None
             except Exception:  # the flusher must outlive any one failure
                 log.exception("budget lease flush failed")
 
@@ -392,13 +394,12 @@ class LeasedLedger(WrappedLedger):
         if os.getpid() != self._pid:
             self._reset()
 
-    def _budgets(self, now: float) -> list[Budget]:
+    def _budgets(self) -> list[Budget]:
         """The budgets, read again after each flush (a budget set meanwhile reaches leased
         calls within a flush interval)."""
-        read_at, budgets = self._budget_list
-        if read_at == -math.inf:
-            budgets = self.inner.budgets()
-            self._budget_list = (now, budgets)
+        budgets = self._budget_list
+        if budgets is None:
+            budgets = self._budget_list = self.inner.budgets()
         return budgets
 
     def close(self) -> None:
@@ -436,10 +437,10 @@ class LeasedLedger(WrappedLedger):
 
     def set_budget(self, budget: Budget) -> None:
         self.inner.set_budget(budget)
-        self._budget_list = (-math.inf, [])
+        self._budget_list = None
 
     def delete_budget(self, scope: str, period: str | None = None) -> int:
-        self._budget_list = (-math.inf, [])
+        self._budget_list = None
         return self.inner.delete_budget(scope, period)
 
     def held(self) -> int:

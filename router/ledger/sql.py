@@ -182,12 +182,16 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
         budgets: Sequence[Budget],
         now: float,
         exclude: tuple[str, int] = ("", 0),
+        wins: Sequence[str] | None = None,
     ) -> list[BudgetStatus]:
-        """Each budget's window with its settled spend and live holds (other than those of the
-        attempt ``exclude``, being reserved again), read in one statement."""
+        """Each budget's window at ``now`` (or the one ``wins`` names, budget by budget) with
+        its settled spend and live holds (other than those of the attempt ``exclude``, being
+        reserved again), read in one statement."""
         if not budgets:
             return []
-        windows = [(b.scope_text, b.period, b.window(now)) for b in budgets]
+        if wins is None:
+            wins = [b.window(now) for b in budgets]
+        windows = [(b.scope_text, b.period, win) for b, win in zip(budgets, wins, strict=True)]
         keys = sorted(set(windows))
         found = {
             tuple(r[:3]): (int(r[3] or 0), int(r[4] or 0))
@@ -334,13 +338,7 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
             (b.scope_text, b.period, b.window(now))
             for b in matching(self._budgets(cur), row.tag_map)
         ]
-        if keys:
-            cur.execute(
-                "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
-                f"VALUES {values_list(len(keys), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
-                "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
-                [v for key in sorted(keys) for v in (*key, cost)],
-            )
+        self._add_spend(cur, sorted(tuple(key) for key in keys), cost)
         return True
 
     def _tag_expr(self, name: str) -> str:
