@@ -45,6 +45,7 @@ from .stream import CallStream
 log = logging.getLogger("costrouter.router")
 #: Seconds a call may take, every retry and fallback included (well below a hold's 300).
 DEFAULT_DEADLINE = 120.0
+#: Called with a soft budget a call crosses and the call's worst case in the budget's unit.
 SoftLimitHook = Callable[[BudgetStatus, Decimal], None]
 _Sent = TypeVar("_Sent", "CallResult", "CallStream[CallResult]")
 
@@ -354,7 +355,7 @@ class Router:
     def _fire_alerts(self, tags: Mapping[str, str], now: float) -> None:
         """Claim the alerts the settled call may have crossed and hand them to the sender; a
         failing check is logged, never the call's failure."""
-        budgets = {(b.scope_text, b.period) for b in self._alerting if b.applies_to(tags)}
+        budgets = {b.key for b in self._alerting if b.applies_to(tags)}
         if not budgets or self.ledger is None:
             return
         try:
@@ -398,27 +399,24 @@ class Router:
         instant is billed the worst case of a call it never sent, never the reverse."""
         assert self.ledger is not None
         held_for = self.hold_seconds + (self._wall_clock() - call.now)
+        estimate = candidate.estimate
+        worst, tokens = estimate.cost.high, estimate.input_tokens.high + estimate.output_tokens.high
         reservation = self.ledger.reserve(
-            call.id,
-            candidate.estimate.cost.high,
-            tags,
-            call.now,
-            held_for,
-            attempt=call.attempt,
-            sent=True,
+            call.id, worst, tags, call.now, held_for, attempt=call.attempt, sent=True, tokens=tokens
         )
         for status in reservation.warnings:
+            budget, amount = status.budget, status.budget.charge(worst, tokens)
             log.warning(
-                "soft budget %s (%s) crossed: limit $%s, spent $%s, reserved $%s, this call up to $%s",
-                status.budget.scope_text,
-                status.budget.period,
-                status.budget.limit,
-                status.spent,
-                status.reserved,
-                reservation.amount,
+                "soft budget %s (%s) crossed: limit %s, spent %s, reserved %s, this call up to %s",
+                budget.scope_text,
+                budget.period if budget.unit == "usd" else f"{budget.period}, {budget.unit}",
+                budget.show(budget.limit),
+                budget.show(status.spent),
+                budget.show(status.reserved),
+                budget.show(amount),
             )
             if self.on_soft_limit is not None:
-                self.on_soft_limit(status, reservation.amount)
+                self.on_soft_limit(status, amount)
 
     def _meter(
         self,

@@ -88,8 +88,8 @@ def test_units_round_up_to_whole_nanodollars(amount: Decimal) -> None:
     assert to_units(from_units(units)) == units
 
 
-def test_sqlite_schema_is_version_3_and_an_unknown_version_is_refused(tmp_path: Path) -> None:
-    """A new SQLite ledger is made at schema version 3 with the hot tables stored without a
+def test_sqlite_schema_is_version_4_and_an_unknown_version_is_refused(tmp_path: Path) -> None:
+    """A new SQLite ledger is made at schema version 4 with the hot tables stored without a
     rowid; a file whose schema is a version this build does not know is refused with a
     LedgerError naming it, and left as it was."""
     import sqlite3
@@ -99,12 +99,12 @@ def test_sqlite_schema_is_version_3_and_an_unknown_version_is_refused(tmp_path: 
     path = tmp_path / "ledger.db"
     ledger_from_url(f"sqlite:///{path}").close()
     with sqlite3.connect(path) as made:
-        assert made.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (3,)
+        assert made.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (4,)
         tables = dict(made.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
         assert "WITHOUT ROWID" in tables["holds"]
         assert "WITHOUT ROWID" in tables["budget_spend"]
-        made.execute("INSERT INTO costrouter_schema VALUES (4)")
-    with pytest.raises(LedgerError, match="schema version 4"):
+        made.execute("INSERT INTO costrouter_schema VALUES (5)")
+    with pytest.raises(LedgerError, match="schema version 5"):
         ledger_from_url(f"sqlite:///{path}")
     with sqlite3.connect(path) as kept:
-        assert kept.execute("SELECT version FROM costrouter_schema").fetchall() == [(3,), (4,)]
+        assert kept.execute("SELECT version FROM costrouter_schema").fetchall() == [(4,), (5,)]

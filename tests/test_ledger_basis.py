@@ -89,7 +89,7 @@ def test_rows_keep_their_basis_or_none(ledger: Ledger) -> None:
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) -> None:
     """A ledger at schema version 1 (no basis column, calibrations or alerts), holding a row:
-    opening it adds them (and version 3's leases) and records version 3; the old row reads with no basis, a new one keeps its own.
+    opening it adds them (and version 3's leases) and records version 4; the old row reads with no basis, a new one keeps its own.
     A read-only open (reports) upgrades it too."""
     basis = Basis(3, True, 8, 1, 0, (), 400, 1)
     if backend == "sqlite":
@@ -101,7 +101,7 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
         assert [row.basis for row in reader.rows()] == [None]
         reader.close()
         with sqlite3.connect(tmp_path / "old.db") as db:
-            assert db.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (3,)
+            assert db.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (4,)
         _check_upgraded(url, basis)
         return
     for url in postgres_schema_url():
@@ -112,7 +112,7 @@ def test_a_version_1_ledger_is_upgraded_on_open(backend: str, tmp_path: Path) ->
             _to_version_1(db.execute)
         _check_upgraded(url, basis)
         with psycopg.connect(url, autocommit=True) as db:
-            assert db.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (3,)
+            assert db.execute("SELECT MAX(version) FROM costrouter_schema").fetchone() == (4,)
 
 
 def _to_version_1(execute: Callable[[str], object]) -> None:

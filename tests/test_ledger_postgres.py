@@ -50,19 +50,20 @@ def test_reservations_fold_settled_deltas_exactly(url: str) -> None:
     ledger.close()
 
 
-def test_schema_is_version_3_and_an_unknown_version_is_refused(url: str) -> None:
-    """A new PostgreSQL ledger is made at schema version 3 with spend_deltas and the server
-    functions, each once (version 2's signatures are dropped); a database whose schema is a version this build does not know is refused."""
+def test_schema_is_version_4_and_an_unknown_version_is_refused(url: str) -> None:
+    """A new PostgreSQL ledger is made at schema version 4 with spend_deltas and the server
+    functions, each once (older signatures are dropped); a database whose schema is a version this build does not know is refused."""
     from router import LedgerError, PostgresLedger
 
     ledger = PostgresLedger(url)
-    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(3,)]
+    assert fetch(ledger, "SELECT MAX(version) FROM costrouter_schema") == [(4,)]
     functions = fetch(
         ledger,
         "SELECT proname FROM pg_proc WHERE proname LIKE 'costrouter%' "
         "AND pronamespace = current_schema()::regnamespace ORDER BY 1",
     )
     assert [name for (name,) in functions] == [
+        "costrouter_counted",
         "costrouter_matching",
         "costrouter_pend",
         "costrouter_reserve",
@@ -70,9 +71,9 @@ def test_schema_is_version_3_and_an_unknown_version_is_refused(url: str) -> None
         "costrouter_settle",
         "costrouter_sweep",
     ]
-    fetch(ledger, "INSERT INTO costrouter_schema VALUES (4) RETURNING version")
+    fetch(ledger, "INSERT INTO costrouter_schema VALUES (5) RETURNING version")
     ledger.close()
-    with pytest.raises(LedgerError, match="schema version 4"):
+    with pytest.raises(LedgerError, match="schema version 5"):
         PostgresLedger(url)
 
 
@@ -166,22 +167,24 @@ def test_the_sql_script_and_the_python_constants_agree() -> None:
     assert f"'{ORPHAN_NOTE}'" in script
 
 
-def test_a_version_2_database_gets_the_new_functions(url: str) -> None:
-    """A version 2 database (its reservation function of six arguments, no leases table) is
-    brought to version 3 on open: the old signature is dropped, not left beside the new one, and
-    a reservation marked sent as it is made works."""
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_older_database_gets_the_new_functions(url: str, version: int) -> None:
+    """A version 2 database (its reservation function of six arguments, no leases table) or a
+    version 3 one (seven arguments) is brought to version 4 on open: the old signature is
+    dropped, not left beside the new one, and a reservation marked sent as it is made works."""
     import psycopg
 
     PostgresLedger(url).close()
     with psycopg.connect(url, autocommit=True) as db:
-        db.execute("DROP TABLE leases")
+        if version == 2:
+            db.execute("DROP TABLE leases")
         db.execute("DROP FUNCTION costrouter_reserve")
         db.execute(
             "CREATE FUNCTION costrouter_reserve(text, integer, bigint, jsonb, double precision, "
-            "double precision) RETURNS void LANGUAGE sql AS ''"
+            f"double precision{', boolean' * (version == 3)}) RETURNS void LANGUAGE sql AS ''"
         )
         db.execute("DELETE FROM costrouter_schema")
-        db.execute("INSERT INTO costrouter_schema VALUES (2)")
+        db.execute("INSERT INTO costrouter_schema VALUES (%s)", (version,))
     ledger = PostgresLedger(url)
     try:
         names = fetch(

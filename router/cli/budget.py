@@ -1,4 +1,5 @@
-"""``costrouter budget set | list``: spending limits, and what they leave."""
+"""``costrouter budget set | delete | list``: limits on spend, tokens or requests, and what they
+leave."""
 
 from __future__ import annotations
 
@@ -6,11 +7,11 @@ import argparse
 import time
 from typing import Any
 
-from pricing import InputError, usd_display, usd_text
+from pricing import InputError
 
-from ..ledger.budgets import Budget
+from ..ledger.budgets import UNITS, Budget
 from ..ledger.calendar import PERIODS
-from ..report.formats import budget_document
+from ..report.formats import AMOUNT_HEADERS, amount_cells, budget_document
 from ..report.table import render_table
 from .documents import print_json
 from .options import add_ledger_option, open_ledger
@@ -25,6 +26,7 @@ def cmd_budget_set(args: argparse.Namespace) -> int:
         tz=args.tz,
         alerts=args.alert or (),
         webhook=args.webhook,
+        unit=args.unit,
     )
     ledger = open_ledger(args)
     try:
@@ -34,7 +36,7 @@ def cmd_budget_set(args: argparse.Namespace) -> int:
     kind = "soft" if budget.soft else "hard"
     alerts = f"; alerts at {', '.join(budget.alerts)}" if budget.alerts else ""
     print(
-        f"budget {budget.scope_text}: ${usd_text(budget.limit)} per {budget.period} "
+        f"budget {budget.scope_text}: {budget.show(budget.limit)} per {budget.period} "
         f"({kind}, {budget.tz}){alerts}"
     )
     return 0
@@ -44,10 +46,10 @@ def cmd_budget_delete(args: argparse.Namespace) -> int:
     scope = Budget.parse(args.scope, "1").scope_text  # the scope as budgets are keyed
     ledger = open_ledger(args)
     try:
-        deleted = ledger.delete_budget(scope, args.period)
+        deleted = ledger.delete_budget(scope, args.period, args.unit)
     finally:
         ledger.close()
-    which = f"{scope} ({args.period})" if args.period else scope
+    which = scope + "".join(f" ({v})" for v in (args.period, args.unit) if v)
     if not deleted:
         raise InputError(f"no budget {which}: `costrouter budget list` shows the budgets")
     print(f"deleted {deleted} budget(s) {which}; spend already counted stays in its windows")
@@ -64,12 +66,12 @@ def cmd_budget_list(args: argparse.Namespace) -> int:
         ledger.close()
     by_budget: dict[tuple[str, str], list[str]] = {}
     for alert in fired:
-        by_budget.setdefault((alert.budget.scope_text, alert.budget.period), []).append(alert.alert)
+        by_budget.setdefault(alert.budget.key, []).append(alert.alert)
     documents: list[dict[str, Any]] = [
         {
             **budget_document(s),
             "alerts": list(s.budget.alerts),
-            "fired": by_budget.get((s.budget.scope_text, s.budget.period), []),
+            "fired": by_budget.get(s.budget.key, []),
         }
         for s in statuses
     ]
@@ -81,17 +83,13 @@ def cmd_budget_list(args: argparse.Namespace) -> int:
             d["scope"],
             d["period"],
             d["window"],
-            usd_display(s.budget.limit),
-            usd_display(s.spent),
-            usd_display(s.reserved),
-            usd_display(s.remaining),
+            *amount_cells(s),
             "soft" if s.budget.soft else "hard",
             ", ".join(d["fired"]) or ("none yet" if d["alerts"] else ""),
         ]
         for d, s in zip(documents, statuses, strict=True)
     ]
-    headers = ["scope", "period", "window", "limit $", "spent $", "reserved $", "remaining $", ""]
-    headers.append("alerts fired")
+    headers = ["scope", "period", "window", *AMOUNT_HEADERS, "", "alerts fired"]
     print(
         render_table(headers, rows, right={3, 4, 5, 6})
         if rows
@@ -105,8 +103,15 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     actions = budget.add_subparsers(dest="action", required=True, parser_class=type(budget))
     set_ = actions.add_parser("set", parents=[common], help="create or replace a budget")
     set_.add_argument("scope", help="global, or comma-joined tags: user=alice,project=atlas")
-    set_.add_argument("--limit", required=True, metavar="USD")
+    set_.add_argument("--limit", required=True, metavar="AMOUNT", help="in --unit (USD by default)")
     set_.add_argument("--period", choices=PERIODS, default="month")
+    set_.add_argument(
+        "--unit",
+        choices=UNITS,
+        default="usd",
+        help="what the limit counts: usd, tokens (input + output) or requests; a scope and "
+        "period can have one budget of each",
+    )
     set_.add_argument("--soft", action="store_true", help="warn instead of refusing")
     set_.add_argument("--tz", default="UTC", help="time zone of the calendar periods (IANA name)")
     set_.add_argument(
@@ -122,6 +127,9 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     delete.add_argument("scope", help="the budget's scope, as set")
     delete.add_argument(
         "--period", choices=PERIODS, help="only this period's budget (default: every period)"
+    )
+    delete.add_argument(
+        "--unit", choices=UNITS, help="only this unit's budget (default: every unit)"
     )
     add_ledger_option(delete)
     delete.set_defaults(handler=cmd_budget_delete)

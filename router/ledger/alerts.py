@@ -34,6 +34,7 @@ class Alert:
         return {
             "scope": self.budget.scope_text,
             "period": self.budget.period,
+            "unit": self.budget.unit,
             "window": self.window,
             "alert": self.alert,
             "spent": str(self.spent),

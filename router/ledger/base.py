@@ -29,10 +29,8 @@ from .budgets import (
     Budget,
     BudgetExceededError,
     BudgetStatus,
-    from_units,
     remaining_for,
     to_stored,
-    to_units,
 )
 from .spend import Report, ReportQuery
 
@@ -89,7 +87,8 @@ class LedgerRow:
 
 @attrs.frozen
 class Hold:
-    """A reservation on one budget window."""
+    """A reservation on one budget window: ``period`` is the budget's
+    :attr:`~router.ledger.budgets.Budget.counter`, ``amount`` in its unit."""
 
     scope: str
     period: str
@@ -97,9 +96,18 @@ class Hold:
     amount: Decimal
 
 
+def holds_for(entries: Iterable[BudgetStatus], cost: Decimal, tokens: int) -> tuple[Hold, ...]:
+    """What a call of worst case ``cost`` and ``tokens`` holds on each budget window."""
+    return tuple(
+        Hold(e.budget.scope_text, e.budget.counter, e.window, e.budget.charge(cost, tokens))
+        for e in entries
+    )
+
+
 @attrs.frozen
 class Reservation:
-    """What :meth:`Ledger.reserve` held; ``warnings`` lists soft budgets this call crosses."""
+    """What :meth:`Ledger.reserve` held (``amount``: the worst case in USD; each hold in its
+    budget's unit); ``warnings`` lists soft budgets this call crosses."""
 
     call_id: str
     amount: Decimal
@@ -184,21 +192,18 @@ def recorded_already(call_id: str, attempt: int = 1) -> InputError:
     )
 
 
-def check_limits(entries: Sequence[BudgetStatus], amount: Decimal) -> tuple[BudgetStatus, ...]:
-    """Raise for the first hard budget ``amount`` would overrun; return the soft ones crossed."""
+def check_limits(
+    entries: Sequence[BudgetStatus], cost: Decimal, tokens: int = 0
+) -> tuple[BudgetStatus, ...]:
+    """Raise for the first hard budget a call of worst case ``cost`` and ``tokens`` would
+    overrun (each budget counts it in its unit); return the soft ones crossed."""
     warnings = []
     for status in entries:
+        amount = status.budget.charge(cost, tokens)
         if money.total((status.spent, status.reserved, amount)) <= status.budget.limit:
             continue
         if not status.budget.soft:
-            raise BudgetExceededError(
-                status.budget.scope_text,
-                status.budget.period,
-                status.budget.limit,
-                status.spent,
-                status.reserved,
-                amount,
-            )
+            raise BudgetExceededError(status.budget, status.spent, status.reserved, amount)
         warnings.append(status)
     return tuple(warnings)
 
@@ -213,14 +218,25 @@ class Ledger(abc.ABC):
 
     @abc.abstractmethod
     def set_budget(self, budget: Budget) -> None:
-        """Create or replace the budget with this scope and period."""
+        """Create or replace the budget with this scope, period and unit."""
+
+    def delete_budget(self, scope: str, period: str | None = None, unit: str | None = None) -> int:
+        """Delete the budgets of ``scope`` (text, as ``Budget.scope_text``), ``period`` and
+        ``unit`` (None: every one); returns how many were deleted. Spend already counted stays
+        in its windows (a budget set again for the same scope, period and unit starts from
+        it), and calls in flight settle as usual."""
+        keys = [
+            b.key
+            for b in self.budgets()
+            if b.scope_text == scope and period in (None, b.period) and unit in (None, b.unit)
+        ]
+        for key in keys:
+            self._delete_budget(*key)
+        return len(keys)
 
     @abc.abstractmethod
-    def delete_budget(self, scope: str, period: str | None = None) -> int:
-        """Delete the budget of ``scope`` (text, as ``Budget.scope_text``) and ``period``, or of
-        every period with None; returns how many were deleted. Spend already counted stays in
-        its windows (a budget set again for the same scope and period starts from it), and calls
-        in flight settle as usual."""
+    def _delete_budget(self, scope: str, counter: str) -> None:
+        """Delete the budget of this :attr:`~router.ledger.budgets.Budget.key`."""
 
     @abc.abstractmethod
     def budgets(self) -> list[Budget]:
@@ -241,8 +257,10 @@ class Ledger(abc.ABC):
         *,
         attempt: int = 1,
         sent: bool = False,
+        tokens: int = 0,
     ) -> Reservation:
-        """Atomically check every matching budget and hold ``amount`` on each, or raise
+        """Atomically check every matching budget and hold the call's worst case on each (in
+        its unit: ``amount`` of USD, ``tokens``, one request), or raise
         :class:`BudgetExceededError` holding nothing. A reservation is the call's ``attempt``:
         reserving the same attempt again replaces its holds (a fallback whose model was not
         charged re-reserves for its own); reserving an attempt already recorded raises
@@ -310,20 +328,17 @@ class Ledger(abc.ABC):
         """The alerts crossed by ``now`` that no process has fired yet in their window, each
         claimed for this caller alone (the ledger records it once: of sixteen processes
         crossing 80 % together, one gets the alert). ``budgets`` limits the check to those
-        (scope, period) pairs, say the ones a call was just settled against."""
+        budgets (their :attr:`~router.ledger.budgets.Budget.key`), say the ones a call was just
+        settled against."""
         wanted = [
             (status, alert)
             for status in self.status(now)
-            if status.budget.alerts
-            and (budgets is None or (status.budget.scope_text, status.budget.period) in budgets)
+            if status.budget.alerts and (budgets is None or status.budget.key in budgets)
             for alert in crossed(status, now)
         ]
         if not wanted:
             return []
-        keys = [
-            (s.budget.scope_text, s.budget.period, s.window, a, to_units(s.spent))
-            for s, a in wanted
-        ]
+        keys = [(*s.budget.key, s.window, a, s.budget.to_units(s.spent)) for s, a in wanted]
         won = self._claim(keys, now)
         return [
             Alert(status.budget, status.window, alert, status.spent, now)
@@ -334,11 +349,11 @@ class Ledger(abc.ABC):
     def fired_alerts(self, now: float) -> list[Alert]:
         """The alerts fired in each budget's current window, by whichever process."""
         statuses = [s for s in self.status(now) if s.budget.alerts]
-        fired = self._fired([(s.budget.scope_text, s.budget.period, s.window) for s in statuses])
+        fired = self._fired([(*s.budget.key, s.window) for s in statuses])
         return [
-            Alert(s.budget, s.window, alert, from_units(units), at)
+            Alert(s.budget, s.window, alert, s.budget.from_units(units), at)
             for s in statuses
-            for alert, at, units in fired.get((s.budget.scope_text, s.budget.period, s.window), ())
+            for alert, at, units in fired.get((*s.budget.key, s.window), ())
         ]
 
     @abc.abstractmethod

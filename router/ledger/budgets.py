@@ -2,8 +2,11 @@
 
 A budget's scope is ``global`` or a set of tags (``user=alice,project=atlas``); it applies to a
 call whose tags include all of them. Calls are tagged with their ``model`` and ``provider``
-too, so ``model=gpt:gpt-4o`` budgets work. Periods are calendar windows (day, ISO week, month)
-in the budget's time zone (UTC by default), or ``total`` for all time.
+too, so ``model=gpt:gpt-4o`` budgets work. Periods are UTC clock minutes and hours, calendar
+windows (day, ISO week, month) in the budget's time zone (UTC by default), or ``total`` for
+all time. A limit is in USD, tokens or requests (:data:`UNITS`): a provider's rate limits
+(requests and tokens a minute) can be mirrored over every process, beside a spending cap of
+the same scope and period.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, ClassVar
 
 import attrs
 
-from pricing import InputError, RouterError, money
+from pricing import InputError, RouterError, money, usd_text
 
 from .calendar import PERIODS, tzinfo, window_key
 
@@ -27,13 +30,16 @@ from .calendar import PERIODS, tzinfo, window_key
 MAX_AMOUNT = Decimal("9e9")
 
 
-def to_units(amount: Decimal) -> int:
-    """USD → whole nanodollars, rounding up a finer amount (never under-counting spend)."""
-    return math.ceil(money.MONEY.scaleb(amount, 9))
+def to_units(amount: Decimal, places: int = 9) -> int:
+    """USD → whole nanodollars (or an amount → whole 10^-``places``), rounding up a finer
+    amount (never under-counting spend)."""
+    return math.ceil(money.MONEY.scaleb(amount, places))
 
 
-def from_units(value: int) -> Decimal:
-    return money.MONEY.normalize(money.MONEY.scaleb(Decimal(value), -9)) if value else Decimal(0)
+def from_units(value: int, places: int = 9) -> Decimal:
+    if not value:
+        return Decimal(0)
+    return money.MONEY.normalize(money.MONEY.scaleb(Decimal(value), -places))
 
 
 def to_stored(amount: Decimal) -> Decimal:
@@ -113,8 +119,27 @@ def _period(instance: object, attribute: attrs.Attribute[str], value: str) -> No
         raise InputError(f"period must be one of {', '.join(PERIODS)}, got {value!r}")
 
 
-def _limit(instance: object, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
-    if not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
+#: What a limit counts, and the decimal places the ledger keeps of it (a window's spend, a
+#: hold, a limit are stored as whole units of 10^-places): USD in nanodollars; tokens (a call's
+#: input and output, as the gateway reports them) and requests (a call's attempts the gateway
+#: may have charged) whole.
+UNITS: Mapping[str, int] = {"usd": 9, "tokens": 0, "requests": 0}
+#: The largest token or request limit (a window's count stays far inside a 64-bit integer).
+MAX_COUNT = Decimal("1e15")
+
+
+def _unit(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if value not in UNITS:
+        raise InputError(f"a budget's unit is one of {', '.join(UNITS)}, got {value!r}")
+
+
+def _limit(instance: Budget, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
+    if instance.unit != "usd":
+        if not isinstance(value, Decimal) or not value.is_finite() or value != value.to_integral():
+            raise InputError(f"a budget limit in {instance.unit} is a whole number, got {value}")
+        if not 0 <= value <= MAX_COUNT:
+            raise InputError(f"a budget limit in {instance.unit} is from 0 to {MAX_COUNT:,.0f}")
+    elif not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
         raise InputError(
             f"a budget limit is a Decimal amount of USD from 0 to {MAX_AMOUNT:,}, got {value!r}"
         )
@@ -153,7 +178,8 @@ def _webhook(instance: object, attribute: attrs.Attribute[str | None], value: st
 
 @attrs.frozen
 class Budget:
-    """A spending cap. ``soft`` budgets never refuse a call: they warn when crossed."""
+    """A cap on spend, tokens or requests (``unit``). ``soft`` budgets never refuse a call:
+    they warn when crossed. A budget is known by its scope, period and unit (:attr:`key`)."""
 
     scope: frozenset[tuple[str, str]] = attrs.field(validator=_scope)
     limit: Decimal = attrs.field(validator=_limit)
@@ -163,18 +189,47 @@ class Budget:
     #: Alerts fired once per window across every process (see ``router.alerts``).
     alerts: tuple[str, ...] = attrs.field(default=(), converter=_alerts)
     webhook: str | None = attrs.field(default=None, validator=_webhook)
+    unit: str = attrs.field(default="usd", validator=_unit)
 
     @classmethod
     def parse(cls, scope: str, limit: Decimal | str, **options: object) -> Budget:
         try:
             amount = Decimal(str(limit))
         except ArithmeticError:
-            raise InputError(f"a budget limit is an amount of USD, got {limit!r}") from None
+            kind = str(options.get("unit", "usd")).replace("usd", "USD")
+            raise InputError(f"a budget limit is an amount of {kind}, got {limit!r}") from None
         return cls(parse_scope(scope), amount, **options)  # type: ignore[arg-type]  # checked by attrs
 
     @property
     def scope_text(self) -> str:
         return scope_text(self.scope)
+
+    @property
+    def counter(self) -> str:
+        """The budget's period as the ledger keys its windows: ``minute`` for USD, and
+        ``minute/requests`` for requests a minute, so a scope can have a cap of each unit in
+        one period and every table keyed by (scope, period, window) keeps their counts apart."""
+        return period_key(self.period, self.unit)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What a budget is known by: its scope's text and :attr:`counter`."""
+        return self.scope_text, self.counter
+
+    def to_units(self, amount: Decimal) -> int:
+        """An amount in this budget's unit as the ledger stores it (whole units, rounded up)."""
+        return to_units(amount, UNITS[self.unit])
+
+    def from_units(self, value: int) -> Decimal:
+        return from_units(value, UNITS[self.unit])
+
+    def charge(self, cost: Decimal, tokens: int) -> Decimal:
+        """What a call whose worst case is ``cost`` and ``tokens`` holds on this budget."""
+        return {"usd": cost, "tokens": Decimal(tokens), "requests": Decimal(1)}[self.unit]
+
+    def show(self, amount: Decimal) -> str:
+        """An amount of this budget's unit, for people: ``$0.25``, ``1,200 tokens``."""
+        return f"${usd_text(amount)}" if self.unit == "usd" else f"{amount:,.0f} {self.unit}"
 
     def applies_to(self, tags: Mapping[str, str]) -> bool:
         return all(tags.get(key) == value for key, value in self.scope)
@@ -182,6 +237,31 @@ class Budget:
     def window(self, now: float) -> str:
         """The key of the period ``now`` (a Unix time) falls in: its first day, or ``total``."""
         return window_key(self.period, self.tz, now)
+
+
+def period_key(period: str, unit: str) -> str:
+    """See :attr:`Budget.counter`."""
+    return period if unit == "usd" else f"{period}/{unit}"
+
+
+def split_key(counter: str) -> tuple[str, str]:
+    """A stored period key back into (period, unit)."""
+    period, _, unit = counter.partition("/")
+    return period, unit or "usd"
+
+
+def counted(unit: str, row_cost: Decimal, row_tokens: int, status: str, held: int) -> int:
+    """What a recorded call adds to a window of ``unit`` (stored units), ``held`` what it held
+    there: its cost; its reported tokens, or, when it has no usage the gateway reported (an
+    answer lost, a process died), at least the worst case held, as money is billed; one
+    request for every attempt the gateway may have charged (an ``error`` row was not)."""
+    if unit == "usd":
+        return to_units(row_cost)
+    if status == "error":
+        return 0
+    if unit == "requests":
+        return 1
+    return row_tokens if status == "ok" else max(row_tokens, held)
 
 
 @attrs.frozen
@@ -199,8 +279,13 @@ class BudgetStatus:
 
 
 def remaining_for(statuses: Iterable[BudgetStatus], tags: Mapping[str, str]) -> Decimal | None:
-    """What the hard budgets among ``statuses`` that match ``tags`` still allow (None: none)."""
-    left = [s.remaining for s in statuses if not s.budget.soft and s.budget.applies_to(tags)]
+    """What the hard USD budgets among ``statuses`` that match ``tags`` still allow (None:
+    none); token and request budgets are checked by the reservation alone."""
+    left = [
+        s.remaining
+        for s in statuses
+        if not s.budget.soft and s.budget.unit == "usd" and s.budget.applies_to(tags)
+    ]
     return min(left) if left else None
 
 
@@ -223,20 +308,26 @@ class BudgetExceededError(RouterError):
     exit_code: ClassVar[int] = 3
 
     def __init__(
-        self,
-        scope: str,
-        period: str,
-        limit: Decimal,
-        spent: Decimal,
-        reserved: Decimal,
-        requested: Decimal,
+        self, budget: Budget, spent: Decimal, reserved: Decimal, requested: Decimal
     ) -> None:
-        self.scope, self.period = scope, period
-        self.limit, self.spent, self.reserved, self.requested = limit, spent, reserved, requested
+        self.budget, self.scope, self.period = budget, budget.scope_text, budget.period
+        self.limit, self.spent, self.reserved, self.requested = (
+            budget.limit,
+            spent,
+            reserved,
+            requested,
+        )
+        show = budget.show
+        advice = {
+            "usd": "raise the limit, lower max_tokens, or pick a cheaper model",
+            "tokens": "raise the limit, lower max_tokens, or wait for the next window",
+            "requests": "raise the limit or wait for the next window",
+        }[budget.unit]
+        per = f"{budget.period}, {budget.unit}" if budget.unit != "usd" else budget.period
         super().__init__(
-            f"budget {scope} ({period}) cannot cover this call: limit ${limit}, spent ${spent}, "
-            f"reserved ${reserved}, this call's worst case ${requested}; raise the limit, lower "
-            "max_tokens, or pick a cheaper model"
+            f"budget {self.scope} ({per}) cannot cover this call: limit {show(budget.limit)}, "
+            f"spent {show(spent)}, reserved {show(reserved)}, this call's worst case "
+            f"{show(requested)}; {advice}"
         )
 
 

@@ -90,9 +90,9 @@ class LeaseSteps:
                     "UPDATE calls SET cost_nusd = cost_nusd - ? WHERE call_id = ? AND attempt = 0",
                     (credit, step.lease_id),
                 )
-                self._add_spend(cur, step.windows, cost - credit)
+                self._add_spend(cur, [(*w, cost - credit) for w in step.windows])
                 return LeaseGrant(0, None, lost=True)
-            self._add_spend(cur, step.windows, cost)
+            self._add_spend(cur, [(*w, cost) for w in step.windows])
             base = held - cost
             room = self._room(cur, step, now)
             top = step.want
@@ -147,25 +147,26 @@ class LeaseSteps:
                 cur.execute(INSERT_ROW, repeat)
         return sum(to_units(row.cost) for row in step.rows)
 
-    def _add_spend(self, cur: Cursor, windows: Sequence[tuple[str, str, str]], units: int) -> None:
-        """Add ``units`` to each window's spend row (made if new): a settlement's, or a lease
-        step's rows'."""
-        if units and windows:
+    def _add_spend(self, cur: Cursor, spend: Sequence[tuple[str, str, str, int]]) -> None:
+        """Add each (scope, period, window, units) to its window's spend row (made if new): a
+        settlement's, or a lease step's rows'; windows in key order (as they are locked)."""
+        spend = [item for item in spend if item[3]]
+        if spend:
             cur.execute(
                 "INSERT INTO budget_spend (scope, period, win, spent_nusd) "
-                f"VALUES {values_list(len(windows), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
+                f"VALUES {values_list(len(spend), 4)} ON CONFLICT (scope, period, win) DO UPDATE "
                 "SET spent_nusd = budget_spend.spent_nusd + excluded.spent_nusd",
-                [v for window in windows for v in (*window, units)],
+                [v for item in spend for v in item],
             )
 
     def _room(self, cur: Cursor, step: LeaseFlush, now: float) -> int | None:
         """What every hard budget of the step's windows lets the lease hold in all (None: no
         hard budget among them): its limit less the window's spend and every other live hold."""
-        hard = {(b.scope_text, b.period): b for b in self._budgets(cur) if not b.soft}
+        hard = {b.key: b for b in self._budgets(cur) if not b.soft}
         found = [(hard[s, p], win) for s, p, win in step.windows if (s, p) in hard]
         if not found:
             return None
         entries = self._entries(
             cur, [b for b, _ in found], now, (step.lease_id, 0), [win for _, win in found]
         )
-        return min(to_units(entry.remaining) for entry in entries)
+        return min(entry.budget.to_units(entry.remaining) for entry in entries)

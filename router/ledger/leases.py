@@ -182,13 +182,16 @@ class LeasedLedger(WrappedLedger):
         *,
         attempt: int = 1,
         sent: bool = False,
+        tokens: int = 0,
     ) -> Reservation:
         """A call about to be sent (``sent``) on hot budgets is admitted against their lease
-        when it has room for ``amount``, else after a top-up, else on the plain path."""
+        when it has room for ``amount``, else after a top-up, else on the plain path. Calls a
+        token or request budget applies to take the plain path: a lease holds one amount of
+        USD in every window it covers."""
         self._own()
         budgets = matching(self._budgets(), tags) if sent else []
-        if budgets:
-            key = tuple(sorted({(b.scope_text, b.period, b.window(now)) for b in budgets}))
+        if budgets and all(b.unit == "usd" for b in budgets):
+            key = tuple(sorted({(*b.key, b.window(now)) for b in budgets}))
             units, call = to_units(amount), (call_id, attempt)
             lease = self._lease_for(key, call, tags, now)
             if lease is not None and self._top_up(lease, units):
@@ -203,7 +206,7 @@ class LeasedLedger(WrappedLedger):
                         holds = tuple(Hold(s, p, w, held) for s, p, w in key)
                         return Reservation(call_id, held, now + hold_seconds, holds)
         return self.inner.reserve(
-            call_id, amount, tags, now, hold_seconds, attempt=attempt, sent=sent
+            call_id, amount, tags, now, hold_seconds, attempt=attempt, sent=sent, tokens=tokens
         )
 
     def _lease_for(
@@ -439,9 +442,9 @@ class LeasedLedger(WrappedLedger):
         self.inner.set_budget(budget)
         self._budget_list = None
 
-    def delete_budget(self, scope: str, period: str | None = None) -> int:
+    def _delete_budget(self, scope: str, counter: str) -> None:
         self._budget_list = None
-        return self.inner.delete_budget(scope, period)
+        self.inner._delete_budget(scope, counter)
 
     def held(self) -> int:
         """Nanodollars this process's leases hold and no call of it has used (for the

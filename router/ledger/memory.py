@@ -25,14 +25,25 @@ from .base import (
     LedgerRow,
     Reservation,
     check_limits,
+    holds_for,
     orphan_row,
     recorded_already,
 )
-from .budgets import Budget, BudgetStatus, matching, to_stored, to_units
+from .budgets import (
+    UNITS,
+    Budget,
+    BudgetStatus,
+    counted,
+    from_units,
+    matching,
+    split_key,
+    to_stored,
+    to_units,
+)
 from .calendar import calendar_keys
 from .spend import Report, ReportQuery, ReportRow, report_row
 
-_Key = tuple[str, str, str]  # scope text, period, window
+_Key = tuple[str, str, str]  # scope text, counter (period, and unit), window
 _Attempt = tuple[str, int]  # call id, attempt
 
 
@@ -44,7 +55,7 @@ class MemoryLedger(Ledger):
         lock for readers to take, so it changes nothing."""
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], Budget] = {}
-        self._spent: dict[_Key, Decimal] = {}
+        self._spent: dict[_Key, Decimal] = {}  # in each budget's unit
         #: (call id, attempt) → its hold's end, and its holds
         self._holds: dict[_Attempt, tuple[float, tuple[Hold, ...]]] = {}
         #: (call id, attempt) → its tags (JSON), amount, reserved at, hold's end, whether sent
@@ -59,14 +70,11 @@ class MemoryLedger(Ledger):
 
     def set_budget(self, budget: Budget) -> None:
         with self._lock:
-            self._budgets[budget.scope_text, budget.period] = budget
+            self._budgets[budget.key] = budget
 
-    def delete_budget(self, scope: str, period: str | None = None) -> int:
+    def _delete_budget(self, scope: str, counter: str) -> None:
         with self._lock:
-            keys = [k for k in self._budgets if k[0] == scope and period in (None, k[1])]
-            for key in keys:
-                del self._budgets[key]
-            return len(keys)
+            self._budgets.pop((scope, counter), None)
 
     def budgets(self) -> list[Budget]:
         with self._lock:
@@ -75,7 +83,7 @@ class MemoryLedger(Ledger):
     def _entry(
         self, budget: Budget, window: str, now: float, exclude: _Attempt | None
     ) -> BudgetStatus:
-        key = (budget.scope_text, budget.period, window)
+        key = (*budget.key, window)
         reserved = money.total(
             h.amount
             for call, (expires, holds) in self._holds.items()
@@ -101,6 +109,7 @@ class MemoryLedger(Ledger):
         *,
         attempt: int = 1,
         sent: bool = False,
+        tokens: int = 0,
     ) -> Reservation:
         amount = to_stored(amount)
         key = (call_id, attempt)
@@ -110,10 +119,8 @@ class MemoryLedger(Ledger):
                 raise recorded_already(call_id, attempt)
             budgets = matching(self._budgets.values(), tags)
             entries = [self._entry(b, b.window(now), now, key) for b in budgets]
-            warnings = check_limits(entries, amount)
-            holds = tuple(
-                Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries
-            )
+            warnings = check_limits(entries, amount, tokens)
+            holds = holds_for(entries, amount, tokens)
             self._holds[key] = (FOREVER if sent else now + hold_seconds, holds)
             tags_text = json.dumps(dict(tags), sort_keys=True)
             self._pending[key] = (tags_text, amount, now, now + hold_seconds, sent)
@@ -138,12 +145,19 @@ class MemoryLedger(Ledger):
         self._rows[attempt] = row
         self._pending.pop(attempt, None)
         _, holds = self._holds.pop(attempt, (0.0, ()))
-        windows = [(h.scope, h.period, h.window) for h in holds] or [
-            (b.scope_text, b.period, b.window(now))
+        held = [(h.scope, h.period, h.window, h.amount) for h in holds] or [
+            (*b.key, b.window(now), Decimal(0))
             for b in matching(self._budgets.values(), row.tag_map)
         ]
-        for window in windows:
-            self._spent[window] = money.add(self._spent.get(window, Decimal(0)), row.cost)
+        tokens = row.input_tokens + row.output_tokens
+        for scope, counter, window, amount in held:
+            unit = split_key(counter)[1]
+            places = UNITS[unit]
+            units = counted(unit, row.cost, tokens, row.status, to_units(amount, places))
+            key = (scope, counter, window)
+            self._spent[key] = money.add(
+                self._spent.get(key, Decimal(0)), from_units(units, places)
+            )
         return True
 
     def _sweep(self, now: float) -> None:

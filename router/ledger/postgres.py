@@ -20,14 +20,14 @@ from typing import Any
 
 from .base import (
     DEFAULT_HOLD_SECONDS,
-    Hold,
     LedgerError,
     LedgerRow,
     Reservation,
     check_limits,
+    holds_for,
     recorded_already,
 )
-from .budgets import BudgetStatus, from_units, to_stored, to_units
+from .budgets import BudgetStatus, to_stored, to_units
 from .schema import CALL_COLUMNS, row_values, tables
 from .sidetables import Cursor
 from .sql import SQLLedger
@@ -196,13 +196,14 @@ class PostgresLedger(SQLLedger):
         *,
         attempt: int = 1,
         sent: bool = False,
+        tokens: int = 0,
     ) -> Reservation:
         """One round trip: ``costrouter_reserve`` locks, sums, checks and holds in the server."""
         amount = to_stored(amount)
         try:
             with self._call() as connection:
                 rows = connection.execute(
-                    "SELECT * FROM costrouter_reserve(%s, %s, %s, %s::jsonb, %s, %s, %s)",
+                    "SELECT * FROM costrouter_reserve(%s, %s, %s, %s::jsonb, %s, %s, %s, %s)",
                     (
                         call_id,
                         attempt,
@@ -211,23 +212,20 @@ class PostgresLedger(SQLLedger):
                         now,
                         now + hold_seconds,
                         sent,
+                        tokens,
                     ),
                 ).fetchall()
         except LedgerError as exc:
             if isinstance(exc.__cause__, self._recorded):
                 raise recorded_already(call_id, attempt) from None
             raise
+        budgets = [(self._budget(*row[:2], *row[3:6]), row) for row in rows]
         entries = [
-            BudgetStatus(
-                self._budget(scope, period, limit, soft, tz),
-                win,
-                from_units(int(spent)),
-                from_units(int(reserved)),
-            )
-            for scope, period, win, limit, soft, tz, spent, reserved in rows
+            BudgetStatus(b, row[2], b.from_units(int(row[6])), b.from_units(int(row[7])))
+            for b, row in budgets
         ]
-        warnings = check_limits(entries, amount)  # the function held nothing if this raises
-        holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
+        warnings = check_limits(entries, amount, tokens)  # the function held nothing if raised
+        holds = holds_for(entries, amount, tokens)
         return Reservation(call_id, amount, now + hold_seconds, holds, warnings)
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:

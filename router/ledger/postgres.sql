@@ -1,4 +1,4 @@
--- The PostgreSQL ledger's own part of schema version 2: a table for settled spend not yet
+-- The PostgreSQL ledger's own part of the schema: a table for settled spend not yet
 -- folded into its window's row, and the server-side functions that make a reservation and a
 -- settlement one round trip each. The tables both engines share are made first (schema.py).
 -- Every statement can run again: an older schema's functions are replaced by migrating.
@@ -17,7 +17,7 @@ CREATE OR REPLACE FUNCTION costrouter_matching(p_tags jsonb, p_now double precis
 RETURNS TABLE (scope text, period text, limit_nusd bigint, soft integer, tz text, win text)
 LANGUAGE sql STABLE AS $$
     SELECT b.scope, b.period, b.limit_nusd, b.soft, b.tz,
-           CASE b.period
+           CASE split_part(b.period, '/', 1)  -- the period key: "minute/requests" is a minute
                -- Minutes and hours are UTC clock windows, as calendar.window_bounds makes them.
                WHEN 'minute' THEN to_char(to_timestamp(floor(p_now / 60) * 60) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI')
                WHEN 'hour' THEN to_char(to_timestamp(floor(p_now / 3600) * 3600) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24')
@@ -33,9 +33,12 @@ LANGUAGE sql STABLE AS $$
     ) <@ p_tags
 $$;
 
--- Version 2's signatures, replaced by those below (a reservation can be marked sent at once).
+-- Older signatures, replaced by those below (version 3: a reservation can be marked sent at
+-- once; version 4: it holds tokens and requests on budgets in those units).
 DROP FUNCTION IF EXISTS costrouter_reserve(text, integer, bigint, jsonb, double precision,
                                            double precision);
+DROP FUNCTION IF EXISTS costrouter_reserve(text, integer, bigint, jsonb, double precision,
+                                           double precision, boolean);
 DROP FUNCTION IF EXISTS costrouter_pend(text, integer, jsonb, bigint, double precision,
                                         double precision);
 
@@ -50,6 +53,22 @@ CREATE OR REPLACE FUNCTION costrouter_pend(
     ON CONFLICT (call_id, attempt) DO UPDATE SET tags = excluded.tags,
         amount_nusd = excluded.amount_nusd, reserved_at = excluded.reserved_at,
         expires_at = excluded.expires_at, sent_at = excluded.sent_at;
+$$;
+
+-- What a recorded call adds to a window whose period key is p_period (budgets.counted in
+-- Python says the same): its cost to a USD window; to a token window its reported tokens, or,
+-- with no usage the gateway reported, at least the worst case it held there; one to a request
+-- window; nothing but its cost for an error row (the gateway did not charge it).
+CREATE OR REPLACE FUNCTION costrouter_counted(
+    p_period text, p_held bigint, p_cost bigint, p_tokens bigint, p_status text
+) RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN split_part(p_period, '/', 2) = '' THEN p_cost
+        WHEN p_status = 'error' THEN 0
+        WHEN split_part(p_period, '/', 2) = 'requests' THEN 1
+        WHEN p_status = 'ok' THEN p_tokens
+        ELSE GREATEST(p_tokens, p_held)
+    END::bigint
 $$;
 
 -- A call about to be sent: its holds count until it is settled (they expire never), and its
@@ -97,14 +116,16 @@ BEGIN
         RETURNING call_id, attempt, cost_nusd
     ), held AS (
         DELETE FROM holds h USING orphans o WHERE h.call_id = o.call_id AND h.attempt = o.attempt
-        RETURNING h.scope, h.period, h.win, o.cost_nusd
+        RETURNING h.scope, h.period, h.win,
+                  costrouter_counted(h.period, h.amount_nusd, o.cost_nusd, 0, 'orphaned') AS units
     )
     INSERT INTO spend_deltas (scope, period, win, spent_nusd)
-    SELECT held.scope, held.period, held.win, held.cost_nusd FROM held;
+    SELECT held.scope, held.period, held.win, held.units FROM held;
 END;
 $$;
 
--- Reserve p_amount on every budget the call matches, or nothing; a call id already recorded
+-- Reserve the call's worst case on every budget the call matches, or nothing: p_amount
+-- nanodollars on a USD budget, p_tokens on a token budget, one on a request budget; a call id already recorded
 -- is refused (unique_violation), since its result could not be recorded again. The matching windows' spend
 -- rows are created if new and locked in key order (so two reservations never wait on each
 -- other in a cycle); a later statement, so a snapshot taken after the locks were granted,
@@ -118,7 +139,7 @@ $$;
 -- re-plan them on every call (on a ledger with history that doubled a reservation's time).
 CREATE OR REPLACE FUNCTION costrouter_reserve(
     p_call text, p_attempt integer, p_amount bigint, p_tags jsonb, p_now double precision,
-    p_expires double precision, p_sent boolean
+    p_expires double precision, p_sent boolean, p_tokens bigint
 ) RETURNS TABLE (scope text, period text, win text, limit_nusd bigint, soft integer, tz text,
                  spent bigint, reserved bigint)
 SET plan_cache_mode = force_generic_plan
@@ -133,6 +154,7 @@ DECLARE
     k_tz text[];
     k_spent bigint[];
     k_reserved bigint[];
+    k_amount bigint[];
     i integer;
     unfolded bigint;
 BEGIN
@@ -145,8 +167,10 @@ BEGIN
            array_agg(m.win ORDER BY m.scope, m.period),
            array_agg(m.limit_nusd ORDER BY m.scope, m.period),
            array_agg(m.soft ORDER BY m.scope, m.period),
-           array_agg(m.tz ORDER BY m.scope, m.period)
-      INTO k_scope, k_period, k_win, k_limit, k_soft, k_tz
+           array_agg(m.tz ORDER BY m.scope, m.period),
+           array_agg(CASE split_part(m.period, '/', 2) WHEN 'tokens' THEN p_tokens
+                          WHEN 'requests' THEN 1 ELSE p_amount END ORDER BY m.scope, m.period)
+      INTO k_scope, k_period, k_win, k_limit, k_soft, k_tz, k_amount
       FROM costrouter_matching(p_tags, p_now) m;
     IF k_scope IS NULL THEN
         PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires, p_sent);
@@ -180,15 +204,15 @@ BEGIN
     RETURN QUERY SELECT * FROM unnest(k_scope, k_period, k_win, k_limit, k_soft, k_tz, k_spent,
                                       k_reserved);
     FOR i IN 1 .. array_length(k_scope, 1) LOOP
-        IF k_soft[i] = 0 AND k_spent[i] + k_reserved[i] + p_amount > k_limit[i] THEN
+        IF k_soft[i] = 0 AND k_spent[i] + k_reserved[i] + k_amount[i] > k_limit[i] THEN
             RETURN;  -- the caller raises from the rows; no hold is written
         END IF;
     END LOOP;
     DELETE FROM holds h WHERE h.call_id = p_call AND h.attempt = p_attempt;
     INSERT INTO holds (call_id, attempt, scope, period, win, amount_nusd, expires_at)
-    SELECT p_call, p_attempt, u.scope, u.period, u.win, p_amount,
+    SELECT p_call, p_attempt, u.scope, u.period, u.win, u.amount,
            CASE WHEN p_sent THEN 1e300 ELSE p_expires END
-      FROM unnest(k_scope, k_period, k_win) AS u(scope, period, win);
+      FROM unnest(k_scope, k_period, k_win, k_amount) AS u(scope, period, win, amount);
     PERFORM costrouter_pend(p_call, p_attempt, p_tags, p_amount, p_now, p_expires, p_sent);
     IF unfolded >= 32 THEN
         WITH folded AS (
@@ -205,15 +229,16 @@ BEGIN
 END;
 $$;
 
--- Record the call once (false if it already was: idempotent) and add its cost to the budgets
--- it reserved, as deltas, freeing its holds; with no live reservation, to the budgets its tags
--- match now. The row comes whole, as the calls table's own row type.
+-- Record the call once (false if it already was: idempotent) and add what it counts
+-- (costrouter_counted) to the budgets it reserved, as deltas, freeing its holds; with no live
+-- reservation, to the budgets its tags match now. The row comes whole, as the calls table's own row type.
 CREATE OR REPLACE FUNCTION costrouter_settle(p_row calls, p_now double precision) RETURNS boolean
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql VOLATILE AS $$
 #variable_conflict use_column
 DECLARE
     held integer;
+    tokens bigint;
 BEGIN
     PERFORM costrouter_sweep(p_now);
     DELETE FROM pending p WHERE p.call_id = p_row.call_id AND p.attempt = p_row.attempt;
@@ -221,18 +246,24 @@ BEGIN
     IF NOT FOUND THEN
         RETURN false;
     END IF;
+    tokens := p_row.input_tokens + p_row.output_tokens;
     WITH gone AS (
         DELETE FROM holds h WHERE h.call_id = p_row.call_id AND h.attempt = p_row.attempt
-        RETURNING h.scope, h.period, h.win
+        RETURNING h.scope, h.period, h.win,
+                  costrouter_counted(h.period, h.amount_nusd, p_row.cost_nusd, tokens,
+                                     p_row.status) AS units
     ), added AS (
         INSERT INTO spend_deltas (scope, period, win, spent_nusd)
-        SELECT g.scope, g.period, g.win, p_row.cost_nusd FROM gone g WHERE p_row.cost_nusd <> 0
+        SELECT g.scope, g.period, g.win, g.units FROM gone g WHERE g.units <> 0
     )
     SELECT count(*) INTO held FROM gone;
-    IF held = 0 AND p_row.cost_nusd <> 0 THEN
+    IF held = 0 THEN
         INSERT INTO spend_deltas (scope, period, win, spent_nusd)
-        SELECT m.scope, m.period, m.win, p_row.cost_nusd
-          FROM costrouter_matching(p_row.tags::jsonb, p_now) m;
+        SELECT m.scope, m.period, m.win, t.units
+          FROM costrouter_matching(p_row.tags::jsonb, p_now) m,
+               LATERAL (SELECT costrouter_counted(m.period, 0, p_row.cost_nusd, tokens,
+                                                  p_row.status) AS units) t
+         WHERE t.units <> 0;
     END IF;
     RETURN true;
 END;

@@ -1,7 +1,10 @@
 """The ledger's SQL schema, one per engine, and the mapping of a call's row to its columns.
 
 Shared by the SQLite and PostgreSQL ledgers. Money columns hold whole nanodollars (BIGINT), so
-sums in SQL are exact on both engines. The ``calls`` columns are named once, in
+sums in SQL are exact on both engines; a budget's columns (``limit_nusd``, ``spent_nusd``,
+``amount_nusd`` in budgets, budget_spend, holds and alerts_fired) hold its unit's stored units
+(``budgets.UNITS``: nanodollars, or whole tokens or requests), its ``period`` column the
+budget's period key (``Budget.counter``). The ``calls`` columns are named once, in
 :data:`CALL_COLUMNS`: the table, the INSERT and the SELECT are made from it.
 
 There has been no release yet: each engine's schema is written whole at :data:`SCHEMA_VERSION`
@@ -20,7 +23,7 @@ from .base import LedgerRow
 from .budgets import from_units, to_units
 from .calendar import calendar_keys
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: The calibrations table: each version learned from metered calls, the newest in force.
 CALIBRATIONS = """CREATE TABLE calibrations (
     version INTEGER PRIMARY KEY, created_at DOUBLE PRECISION NOT NULL, body TEXT NOT NULL)"""
@@ -46,6 +49,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         ALERTS_FIRED,
     ),
     2: (LEASES,),  # version 3: budget leases; reservations marked sent as they are made
+    # Version 4: budgets in tokens and requests. Their period is stored as "minute/requests"
+    # (Budget.counter), so the tables keep their keys and a USD budget's rows are unchanged;
+    # PostgreSQL's functions are replaced (_migrated).
+    3: (),
 }
 
 #: The ``calls`` table, column by column: (name, SQL type). Everything about a call but its

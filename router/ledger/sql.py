@@ -20,16 +20,26 @@ from .base import (
     DEFAULT_HOLD_SECONDS,
     FOREVER,
     STALE_SECONDS,
-    Hold,
     Ledger,
     LedgerError,
     LedgerRow,
     Reservation,
     check_limits,
+    holds_for,
     orphan_row,
     recorded_already,
 )
-from .budgets import Budget, BudgetStatus, from_units, matching, parse_scope, to_units
+from .budgets import (
+    UNITS,
+    Budget,
+    BudgetStatus,
+    counted,
+    from_units,
+    matching,
+    parse_scope,
+    split_key,
+    to_units,
+)
 from .calendar import window_key
 from .lease_sql import LeaseSteps
 from .schema import (
@@ -106,17 +116,13 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
 
     def set_budget(self, budget: Budget) -> None:
         with self._transaction() as cur:
-            cur.execute(
-                "DELETE FROM budgets WHERE scope = ? AND period = ?",
-                (budget.scope_text, budget.period),
-            )
+            cur.execute("DELETE FROM budgets WHERE scope = ? AND period = ?", budget.key)
             cur.execute(
                 "INSERT INTO budgets (scope, period, limit_nusd, soft, tz, alerts, webhook) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
-                    budget.scope_text,
-                    budget.period,
-                    to_units(budget.limit),
+                    *budget.key,
+                    budget.to_units(budget.limit),
                     int(budget.soft),
                     budget.tz,
                     ",".join(budget.alerts),
@@ -124,19 +130,9 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
                 ),
             )
 
-    def delete_budget(self, scope: str, period: str | None = None) -> int:
-        where, values = (
-            ("scope = ?", (scope,))
-            if period is None
-            else (
-                "scope = ? AND period = ?",
-                (scope, period),
-            )
-        )
+    def _delete_budget(self, scope: str, counter: str) -> None:
         with self._transaction() as cur:
-            found = cur.execute(f"SELECT COUNT(*) FROM budgets WHERE {where}", values).fetchone()[0]
-            cur.execute(f"DELETE FROM budgets WHERE {where}", values)
-        return int(found)
+            cur.execute("DELETE FROM budgets WHERE scope = ? AND period = ?", (scope, counter))
 
     def _budgets(self, cur: Cursor) -> list[Budget]:
         rows = cur.execute(
@@ -155,19 +151,22 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
         alerts: str = "",
         webhook: str = "",
     ) -> Budget:
-        """A budget row as a value; parsed once per distinct row. (PostgreSQL's reservation
-        answers without the alert settings: its budgets serve the limit check alone.)"""
+        """A budget row as a value; parsed once per distinct row. ``period`` is the stored
+        key (``Budget.counter``), the limit in the unit's stored units. (PostgreSQL's
+        reservation answers without the alert settings: its budgets serve the limit check.)"""
         key = (scope, period, int(limit), int(soft), tz, alerts, webhook)
         budget = self._parsed.get(key)
         if budget is None:
+            period, unit = split_key(period)
             budget = Budget(
                 parse_scope(scope),
-                from_units(int(limit)),
+                from_units(int(limit), UNITS.get(unit, 0)),
                 period,
                 bool(soft),
                 tz,
                 alerts,  # the converter takes the stored text
                 webhook or None,
+                unit,
             )
             self._parsed[key] = budget
         return budget
@@ -191,7 +190,7 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
             return []
         if wins is None:
             wins = [b.window(now) for b in budgets]
-        windows = [(b.scope_text, b.period, win) for b, win in zip(budgets, wins, strict=True)]
+        windows = [(*b.key, win) for b, win in zip(budgets, wins, strict=True)]
         keys = sorted(set(windows))
         found = {
             tuple(r[:3]): (int(r[3] or 0), int(r[4] or 0))
@@ -205,7 +204,7 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
             ).fetchall()
         }
         return [
-            BudgetStatus(b, key[2], from_units(found[key][0]), from_units(found[key][1]))
+            BudgetStatus(b, key[2], b.from_units(found[key][0]), b.from_units(found[key][1]))
             for b, key in zip(budgets, windows, strict=True)
         ]
 
@@ -223,6 +222,7 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
         *,
         attempt: int = 1,
         sent: bool = False,
+        tokens: int = 0,
     ) -> Reservation:
         units = to_units(amount)
         amount, expires, key = from_units(units), now + hold_seconds, (call_id, attempt)
@@ -232,7 +232,8 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
             if cur.execute("SELECT 1 FROM calls WHERE call_id = ? AND attempt = ?", key).fetchone():
                 raise recorded_already(call_id, attempt)
             entries = self._entries(cur, matching(self._budgets(cur), tags), now, key)
-            warnings = check_limits(entries, amount)  # raises: the transaction rolls back
+            warnings = check_limits(entries, amount, tokens)  # raises: the transaction rolls back
+            holds = holds_for(entries, amount, tokens)
             cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = ?", key)
             if entries:
                 cur.execute(
@@ -241,14 +242,13 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
                     f"VALUES {values_list(len(entries), 7)}",
                     [
                         v
-                        for e in entries
+                        for e, h in zip(entries, holds, strict=True)
                         for v in (
-                            call_id,
-                            attempt,
-                            e.budget.scope_text,
-                            e.budget.period,
-                            e.window,
-                            units,
+                            *key,
+                            h.scope,
+                            h.period,
+                            h.window,
+                            e.budget.to_units(h.amount),
                             held_until,
                         )
                     ],
@@ -269,7 +269,6 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
                     now if sent else None,
                 ),
             )
-        holds = tuple(Hold(e.budget.scope_text, e.budget.period, e.window, amount) for e in entries)
         return Reservation(call_id, amount, expires, holds, warnings)
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
@@ -316,29 +315,36 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
         cutoff = window_key("minute", "UTC", now - 86400)
         with self._transaction() as cur:
             cur.execute(
-                "DELETE FROM budget_spend WHERE period IN ('minute', 'hour') AND win < ?",
-                (cutoff,),
+                "DELETE FROM budget_spend WHERE (period IN ('minute', 'hour') "
+                "OR period LIKE ? OR period LIKE ?) AND win < ?",
+                ("minute/%", "hour/%", cutoff),
             )
 
     def _record(self, cur: Cursor, row: LedgerRow, now: float) -> bool:
-        """Record the row once and add its cost to the windows its holds held (or, without
-        holds, those its tags match now); free its holds and its pending entry."""
-        values, cost = row_values(row), to_units(row.cost)
+        """Record the row once and add what it counts (``budgets.counted``) to the windows
+        its holds held (or, without holds, those its tags match now); free its holds and its
+        pending entry."""
         inserted = cur.execute(
-            INSERT_ROW + " ON CONFLICT (call_id, attempt) DO NOTHING RETURNING call_id", values
+            INSERT_ROW + " ON CONFLICT (call_id, attempt) DO NOTHING RETURNING call_id",
+            row_values(row),
         ).fetchone()
         if inserted is None:
             return False
         attempt = (row.call_id, row.attempt)
         cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = ?", attempt)
-        keys = cur.execute(
-            "DELETE FROM holds WHERE call_id = ? AND attempt = ? RETURNING scope, period, win",
+        held = cur.execute(
+            "DELETE FROM holds WHERE call_id = ? AND attempt = ? "
+            "RETURNING scope, period, win, amount_nusd",
             attempt,
         ).fetchall() or [
-            (b.scope_text, b.period, b.window(now))
-            for b in matching(self._budgets(cur), row.tag_map)
+            (*b.key, b.window(now), 0) for b in matching(self._budgets(cur), row.tag_map)
         ]
-        self._add_spend(cur, sorted(tuple(key) for key in keys), cost)
+        tokens = row.input_tokens + row.output_tokens
+        spend = [
+            (scope, period, win, counted(split_key(period)[1], row.cost, tokens, row.status, units))
+            for scope, period, win, units in held
+        ]
+        self._add_spend(cur, sorted(spend))
         return True
 
     def _tag_expr(self, name: str) -> str:

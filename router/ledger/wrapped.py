@@ -33,9 +33,10 @@ class WrappedLedger(Ledger):
         *,
         attempt: int = 1,
         sent: bool = False,
+        tokens: int = 0,
     ) -> Reservation:
         return self.inner.reserve(
-            call_id, amount, tags, now, hold_seconds, attempt=attempt, sent=sent
+            call_id, amount, tags, now, hold_seconds, attempt=attempt, sent=sent, tokens=tokens
         )
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
@@ -50,8 +51,8 @@ class WrappedLedger(Ledger):
     def set_budget(self, budget: Budget) -> None:
         self.inner.set_budget(budget)
 
-    def delete_budget(self, scope: str, period: str | None = None) -> int:
-        return self.inner.delete_budget(scope, period)
+    def _delete_budget(self, scope: str, counter: str) -> None:
+        self.inner._delete_budget(scope, counter)
 
     def budgets(self) -> list[Budget]:
         return self.inner.budgets()

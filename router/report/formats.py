@@ -11,7 +11,7 @@ from typing import Any
 
 from pricing import usd_display, usd_text
 
-from ..ledger.budgets import BudgetStatus
+from ..ledger.budgets import Budget, BudgetStatus
 from ..ledger.calendar import window_label
 from ..ledger.spend import Report, ReportRow
 from .insights import Insights, insights
@@ -38,6 +38,7 @@ def budget_document(status: BudgetStatus) -> dict[str, Any]:
     return {
         "scope": status.budget.scope_text,
         "period": status.budget.period,
+        "unit": status.budget.unit,
         "window": status.window,
         "limit": usd_text(status.budget.limit),
         "spent": usd_text(status.spent),
@@ -73,6 +74,7 @@ def insights_document(found: Insights) -> dict[str, Any]:
             {
                 "scope": b.status.budget.scope_text,
                 "period": b.status.budget.period,
+                "unit": b.status.budget.unit,
                 "window": b.label,
                 "over": b.over,
                 "runs_out": _day(b.runs_out),
@@ -159,22 +161,34 @@ def headers(by: tuple[str, ...]) -> list[str]:
     ]
 
 
+#: A budget's limit, spend, holds and what is left, in a table: USD as amounts, tokens and
+#: requests as counts that say their unit.
+AMOUNT_HEADERS = ["limit", "spent", "reserved", "remaining"]
+
+
+def amount_cells(status: BudgetStatus) -> list[str]:
+    amounts = (status.budget.limit, status.spent, status.reserved, status.remaining)
+    return [amount_display(status.budget, amount) for amount in amounts]
+
+
+def amount_display(budget: Budget, amount: Decimal) -> str:
+    """``$0.25000000`` for USD (rounded for reading), ``1,200 tokens``, ``3 requests``."""
+    return f"${usd_display(amount)}" if budget.unit == "usd" else budget.show(amount)
+
+
 def budget_rows(report: Report) -> list[list[object]]:
     return [
         [
             s.budget.scope_text,
             s.budget.period,
             window_label(s.budget.period, s.window),
-            usd_display(s.budget.limit),
-            usd_display(s.spent),
-            usd_display(s.reserved),
-            usd_display(s.remaining),
+            *amount_cells(s),
         ]
         for s in report.budgets
     ]
 
 
-BUDGET_HEADERS = ["budget", "period", "window", "limit $", "spent $", "reserved $", "remaining $"]
+BUDGET_HEADERS = ["budget", "period", "window", *AMOUNT_HEADERS]
 
 
 def to_table(report: Report, found: Insights | None = None) -> str:
@@ -202,7 +216,8 @@ def to_table(report: Report, found: Insights | None = None) -> str:
                 else "lasts this window at this pace"
             )
         )
-        lines.append(f"budget {s.budget.scope_text} ({b.label}): {state}")
+        unit = "" if s.budget.unit == "usd" else f", {s.budget.unit}"
+        lines.append(f"budget {s.budget.scope_text} ({b.label}{unit}): {state}")
     by = report.query.by
     numbers = set(range(len(by), len(by) + 8))
     rows = [cells(r, by) for r in report.rows]

@@ -18,7 +18,7 @@ from decimal import Decimal
 from pricing import usd_display
 
 from ..ledger.spend import Report
-from .formats import cells, headers
+from .formats import amount_cells, cells, headers
 from .insights import Insights, insights
 
 #: Ten colours told apart in print and by most colour-blind readers (Tableau 10); the last one,
@@ -203,13 +203,12 @@ def _burns(found: Insights) -> str:
             forecast = f"~{_day(b.runs_out)} at this pace"
         else:
             forecast = "lasts this window"
-        rows.append([
-            s.budget.scope_text, usd_display(s.spent), usd_display(s.budget.limit), meter,
-            forecast, usd_display(s.remaining), usd_display(s.reserved), b.label,
-        ])  # fmt: skip
+        limit, spent, reserved, remaining = amount_cells(s)
+        name = s.budget.scope_text + ("" if s.budget.unit == "usd" else f" ({s.budget.unit})")
+        rows.append([name, spent, limit, meter, forecast, remaining, reserved, b.label])
         classes.append("over" if b.over else "")
     # What matters first, for a phone's width: spent against the limit and the forecast.
-    heads = ["budget", "spent $", "limit $", "used", "runs out", "remaining $", "reserved $"]
+    heads = ["budget", "spent", "limit", "used", "runs out", "remaining", "reserved"]
     heads.append("window")
     return (
         _table(heads, rows, {1, 2, 5, 6}, classes=classes)
