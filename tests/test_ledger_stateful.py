@@ -19,7 +19,9 @@ AMOUNTS = st.decimals(min_value=0, max_value=1, places=3)
 HOLD = 100.0
 
 
-def make_row(call_id: str, user: str, cost: Decimal) -> LedgerRow:
+def make_row(
+    call_id: str, user: str, cost: Decimal, tokens: int = 2, status: str = "ok"
+) -> LedgerRow:
     tags = (("model", "gpt:gpt-4o"), ("provider", "gpt"), ("user", user))
     return LedgerRow(
         call_id,
@@ -27,32 +29,43 @@ def make_row(call_id: str, user: str, cost: Decimal) -> LedgerRow:
         "gpt:gpt-4o",
         "gpt:gpt-4o",
         tags,
-        1,
-        1,
+        tokens - tokens // 2,
+        tokens // 2,
         0,
         0,
         cost,
         cost,
         cost,
         cost,
-        "ok",
+        status,
         0.1,
         1,
     )
 
 
+#: A budget in the model: its scope and unit (every budget is hard, for all time).
+Key = tuple[str, str]
+SCOPES = ["global", *(f"user={u}" for u in USERS)]
+
+
+def counts(unit: str, cost: Decimal, tokens: int) -> Decimal:
+    """What a call counts in ``unit``: the model of ``Budget.charge`` and settlement."""
+    return {"usd": cost, "tokens": Decimal(tokens), "requests": Decimal(1)}[unit]
+
+
 class LedgerMachine(RuleBasedStateMachine):
-    """Budgets: a global one and one per user (hard, total). The model: dicts and sums."""
+    """Budgets: global and per user, in USD, tokens or requests (hard, total). The model:
+    dicts and sums."""
 
     url: str = "memory://"
 
     def __init__(self) -> None:
         super().__init__()
         self.ledger: Ledger = ledger_from_url(self.url)
-        self.limits: dict[str, Decimal] = {}
-        self.spent: dict[str, Decimal] = {}
-        # call → (user, amount, expires, the budgets that existed when it was reserved)
-        self.holds: dict[str, tuple[str, Decimal, float, tuple[str, ...]]] = {}
+        self.limits: dict[Key, Decimal] = {}
+        self.spent: dict[Key, Decimal] = {}
+        # call → (user, amount, tokens, expires, the budgets that existed when it was reserved)
+        self.holds: dict[str, tuple[str, Decimal, int, float, tuple[Key, ...]]] = {}
         self.rows: dict[str, Decimal] = {}
         self.now = 1_000_000.0
         self.counter = 0
@@ -70,54 +83,67 @@ class LedgerMachine(RuleBasedStateMachine):
     def teardown(self) -> None:
         self.ledger.close()
 
-    def scopes(self, user: str) -> list[str]:
-        return [s for s in ("global", f"user={user}") if s in self.limits]
+    def keys(self, user: str) -> list[Key]:
+        return [k for k in self.limits if k[0] in ("global", f"user={user}")]
 
-    def live(self, scope: str, exclude: str = "") -> Decimal:
+    def live(self, key: Key, exclude: str = "") -> Decimal:
         return sum(
             (
-                amount
-                for call, (_, amount, expires, held) in self.holds.items()
-                if expires > self.now and call != exclude and scope in held
+                counts(key[1], amount, tokens)
+                for call, (_, amount, tokens, expires, held) in self.holds.items()
+                if expires > self.now and call != exclude and key in held
             ),
             Decimal(0),
         )
 
     @rule(
-        scope=st.sampled_from(["global", *(f"user={u}" for u in USERS)]),
+        scope=st.sampled_from(SCOPES),
+        unit=st.sampled_from(["usd", "usd", "tokens", "requests"]),
         limit=st.decimals(min_value=0, max_value=2, places=2),
     )
-    def set_budget(self, scope: str, limit: Decimal) -> None:
-        self.ledger.set_budget(Budget.parse(scope, limit, period="total"))
-        self.limits[scope] = limit
+    def set_budget(self, scope: str, unit: str, limit: Decimal) -> None:
+        if unit != "usd":
+            limit = (limit * 1000 if unit == "tokens" else limit * 3).to_integral()
+        self.ledger.set_budget(Budget.parse(scope, limit, period="total", unit=unit))
+        self.limits[scope, unit] = limit
 
-    @rule(user=st.sampled_from(USERS), amount=AMOUNTS)
-    def reserve(self, user: str, amount: Decimal) -> None:
+    @rule(user=st.sampled_from(USERS), amount=AMOUNTS, tokens=st.integers(0, 600))
+    def reserve(self, user: str, amount: Decimal, tokens: int) -> None:
         self.counter += 1
         call = f"c{self.counter}"
         fits = all(
-            self.spent.get(s, Decimal(0)) + self.live(s, call) + amount <= self.limits[s]
-            for s in self.scopes(user)
+            self.spent.get(k, Decimal(0)) + self.live(k, call) + counts(k[1], amount, tokens)
+            <= self.limits[k]
+            for k in self.keys(user)
         )
         tags = {"user": user, "model": "gpt:gpt-4o", "provider": "gpt"}
         if fits:
-            self.ledger.reserve(call, amount, tags, self.now, HOLD)
-            self.holds[call] = (user, amount, self.now + HOLD, tuple(self.scopes(user)))
+            self.ledger.reserve(call, amount, tags, self.now, HOLD, tokens=tokens)
+            self.holds[call] = (user, amount, tokens, self.now + HOLD, tuple(self.keys(user)))
         else:
             with pytest.raises(BudgetExceededError):
-                self.ledger.reserve(call, amount, tags, self.now, HOLD)
+                self.ledger.reserve(call, amount, tags, self.now, HOLD, tokens=tokens)
 
     @precondition(lambda self: bool(self.holds))
-    @rule(data=st.data(), fraction=st.decimals(min_value=0, max_value=1, places=2))
-    def settle(self, data: st.DataObject, fraction: Decimal) -> None:
+    @rule(
+        data=st.data(),
+        fraction=st.decimals(min_value=0, max_value=1, places=2),
+        used=st.integers(0, 800),
+        metered=st.booleans(),
+    )
+    def settle(self, data: st.DataObject, fraction: Decimal, used: int, metered: bool) -> None:
         call = data.draw(st.sampled_from(sorted(self.holds)))
-        user, amount, _, held = self.holds.pop(call)
+        user, amount, tokens, _, held = self.holds.pop(call)
         cost = (amount * fraction).quantize(Decimal("0.00001"))
-        assert self.ledger.settle(make_row(call, user, cost), self.now)
-        assert not self.ledger.settle(make_row(call, user, cost), self.now)
-        # Spend goes to the budgets it held, or (no hold) to those its tags match now.
-        for scope in held or self.scopes(user):
-            self.spent[scope] = self.spent.get(scope, Decimal(0)) + cost
+        status = "ok" if metered else "unmetered"
+        row = make_row(call, user, cost, used, status)
+        assert self.ledger.settle(row, self.now)
+        assert not self.ledger.settle(row, self.now)
+        # Spend goes to the budgets it held (even once the hold's time is up), or (no hold) to
+        # those its tags match now; without usage, at least the tokens it held.
+        counted = used if metered or not held else max(used, tokens)
+        for key in held or self.keys(user):
+            self.spent[key] = self.spent.get(key, Decimal(0)) + counts(key[1], cost, counted)
         self.rows[call] = cost
 
     @precondition(lambda self: bool(self.holds))
@@ -133,12 +159,12 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def matches_the_model(self) -> None:
-        statuses = {s.budget.scope_text: s for s in self.ledger.status(self.now)}
+        statuses = {(s.budget.scope_text, s.budget.unit): s for s in self.ledger.status(self.now)}
         assert set(statuses) == set(self.limits)
-        for scope, status in statuses.items():
-            assert status.spent == self.spent.get(scope, Decimal(0))
-            assert status.reserved == self.live(scope)
-            assert status.budget.limit == self.limits[scope]
+        for key, status in statuses.items():
+            assert status.spent == self.spent.get(key, Decimal(0))
+            assert status.reserved == self.live(key)
+            assert status.budget.limit == self.limits[key]
         assert {r.call_id: r.cost for r in self.ledger.rows()} == self.rows
 
 
