@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,12 @@ from typing import Any
 import pytest
 
 from router import Budget, BudgetExceededError, InputError, Ledger, LedgerRow, ledger_from_url
-from router.ledger.base import LeaseFlush
+from router.ledger.base import LeaseFlush, LeaseGrant
+from router.ledger.budgets import from_units, to_units
 from router.ledger.leases import LeasedLedger
+from router.ledger.wrapped import WrappedLedger
 
+from .conftest import postgres_schema_url
 from .test_ledger_contract import ALICE, row
 
 WORST, COST = Decimal("0.01"), "0.0045"
@@ -330,3 +334,99 @@ def test_a_late_fallback_does_not_date_its_lease_back(tmp_path: Path) -> None:
     ledger.close()
     assert [(r.call_id, r.cost) for r in other.rows()] == [("late", Decimal(COST))]
     other.close()
+
+
+class _Steps(WrappedLedger):
+    """The wrapped ledger, keeping every lease step it applies and the grant it gave."""
+
+    def __init__(self, inner: Ledger) -> None:
+        super().__init__(inner)
+        self.steps: list[tuple[LeaseFlush, LeaseGrant]] = []
+
+    def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
+        grant = self.inner.lease(step, now)
+        self.steps.append((step, grant))
+        return grant
+
+
+def test_a_step_grows_the_lease_only_to_top_it_up(tmp_path: Path) -> None:
+    """The first step (a call does not fit) takes a slice; a step that records rows while half
+    a slice or more is free keeps what the lease holds less the rows' cost, reading no budget
+    (on PostgreSQL: locking none); a call bigger than what is free tops the lease up."""
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    budget(url, "100")
+    steps = _Steps(ledger_from_url(url))
+    ledger = LeasedLedger(steps, rate=0, flush_seconds=1000, lease_seconds=4000)
+    try:
+        admit(ledger, 2)
+        ((first, grant),) = steps.steps
+        assert first.want > first.need
+        assert grant.held == first.want
+        assert grant.room is not None
+        ledger.flush()
+        kept, kept_grant = steps.steps[-1]
+        taken = sum(to_units(r.cost) for r in kept.rows)
+        assert len(kept.rows) == 2
+        assert kept.want == grant.held - taken == kept_grant.held
+        assert kept_grant.room is None  # not growing: no budget was read
+        big = from_units(kept_grant.held) + WORST  # more than the lease has free
+        ledger.reserve("big", big, ALICE, time.time(), sent=True)
+        topped, topped_grant = steps.steps[-1]
+        assert topped.need == 0
+        assert topped.want >= kept_grant.held + to_units(big) - to_units(WORST)
+        assert topped_grant.room is not None
+        assert topped_grant.held == topped.want
+        assert ledger.held() == topped_grant.held - to_units(big)  # admitted under the lease
+        ledger.settle(row("big", COST), time.time())
+    finally:
+        ledger.close()
+    spent, reserved, billed, _ = totals(url)
+    assert (spent, reserved) == (billed, 0)
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    yield from postgres_schema_url()
+
+
+def test_a_step_that_does_not_grow_waits_on_no_budget_lock(pg_url: str) -> None:
+    """While another transaction holds the global budget's spend row (a reservation being
+    made, say), a step that records rows and keeps or shrinks the lease goes through; one that
+    grows it waits for the row. On PostgreSQL the step adds its spend as deltas, and a growing
+    step folds them into the spend row."""
+    import psycopg
+
+    budget(pg_url, "10")
+    ledger = ledger_from_url(pg_url)
+    now = time.time()
+    windows = (("global", "month", Budget.parse("global", "1").window(now)),)
+    ledger.lease(LeaseFlush("L", 1, windows, "{}", (), 0, 500_000_000, now + 60), now)
+    blocker = psycopg.connect(pg_url)
+    try:
+        blocker.execute("SELECT 1 FROM budget_spend WHERE scope = 'global' FOR UPDATE")
+        rows = (row("a", COST, ts=now), row("b", COST, ts=now))
+        keep = LeaseFlush("L", 2, windows, "{}", rows, 0, 500_000_000 - 9_000_000, now + 60)
+        grants: list[LeaseGrant] = []
+        kept = threading.Thread(target=lambda: grants.append(ledger.lease(keep, now)))
+        kept.start()
+        kept.join(timeout=5.0)
+        assert not kept.is_alive()  # it did not wait for the lock
+        assert grants[0].held == 491_000_000
+        grow = LeaseFlush("L", 3, windows, "{}", (), 0, 600_000_000, now + 60)
+        waiting = threading.Thread(target=ledger.lease, args=(grow, now))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive()  # queued behind the lock
+        deltas = blocker.execute("SELECT COUNT(*) FROM spend_deltas").fetchone()
+        assert deltas == (1,)  # the two rows' cost, not yet folded
+    finally:
+        blocker.rollback()
+        blocker.close()
+    waiting.join(timeout=10)
+    assert not waiting.is_alive()
+    (status,) = ledger.status(now)
+    assert status.spent == 2 * Decimal(COST)
+    assert status.reserved == Decimal("0.6")
+    with psycopg.connect(pg_url) as check:
+        assert check.execute("SELECT COUNT(*) FROM spend_deltas").fetchone() == (0,)  # folded
+    ledger.close()

@@ -5,7 +5,9 @@ attempt 0 under the lease's id, marked sent, with a hold on each of its budget w
 counts against every budget as a call's reservation does, and the sweep that bills a call
 sent and never settled bills a lease not renewed in time, at what it held (``LEASE_NOTE``).
 The ``leases`` table keeps each lease's last step, so a step retried after its answer was
-lost is applied once. The process side is ``leases``.
+lost is applied once. Only a step that grows the lease checks the room, after locking its
+windows' spend rows; one that records rows and keeps or shrinks what it holds cannot overrun a
+budget, so it locks none (most steps are these). The process side is ``leases``.
 """
 
 from __future__ import annotations
@@ -76,7 +78,6 @@ class LeaseSteps:
             held = 0 if held_row is None else int(held_row[0])
             if done is not None and int(done[0]) >= step.seq:  # applied already: its state
                 return LeaseGrant(held, None, lost=orphan is not None)
-            self._lock_windows(cur, step.windows)
             cost = self._insert_rows(cur, step)
             cur.execute(
                 "INSERT INTO leases (lease_id, seq, updated_at) VALUES (?, ?, ?) "
@@ -93,14 +94,27 @@ class LeaseSteps:
                 self._add_spend(cur, [(*w, cost - credit) for w in step.windows])
                 return LeaseGrant(0, None, lost=True)
             self._add_spend(cur, [(*w, cost) for w in step.windows])
-            base = held - cost
-            room = self._room(cur, step, now)
-            top = step.want
-            if room is not None:
-                top = min(top, base + max(room - base, 0) // LEASE_SHARE)
-            granted = max(step.need, top, 0)
-            self._hold(cur, step, granted, now)
+            base = held - cost  # what the lease holds beyond the rows just recorded
+            if max(step.need, step.want) <= base:
+                # Not growing: spend plus holds does not rise, so no budget can be overrun and
+                # nothing needs checking or locking (a lease's steps are mostly these).
+                granted, room = max(step.need, step.want, 0), None
+                self._hold(cur, step, granted, now)
+            else:
+                granted, room = self._grow(cur, step, base, now)
         return LeaseGrant(granted, room)
+
+    def _grow(self, cur: Cursor, step: LeaseFlush, base: int, now: float) -> tuple[int, int | None]:
+        """Hold more for the lease than ``base``, within the room every hard budget of its
+        windows has, after locking their spend rows; returns what it holds and that room."""
+        self._lock_windows(cur, step.windows)
+        room = self._room(cur, step, now)
+        top = step.want
+        if room is not None:
+            top = min(top, base + max(room - base, 0) // LEASE_SHARE)
+        granted = max(step.need, top, 0)
+        self._hold(cur, step, granted, now)
+        return granted, room
 
     def _hold(self, cur: Cursor, step: LeaseFlush, granted: int, now: float) -> None:
         """Make the lease hold ``granted`` in each of its windows until its step's expiry (a
@@ -128,6 +142,17 @@ class LeaseSteps:
         recorded already (an id reused by another process: this step is not a retry) is still
         spend: it is recorded under its id and the lease's, so it is billed, and once."""
         values = [row_values(row) for row in step.rows]
+        recorded = self._insert_new(cur, values)
+        for row in values:
+            if (row[0], row[1]) not in recorded:
+                repeat: list[Any] = list(row)
+                repeat[0] = f"{row[0]}~{step.lease_id}-{step.seq}"
+                repeat[-2] = "call id recorded already: this repeat billed under its own id"
+                cur.execute(INSERT_ROW, repeat)
+        return sum(to_units(row.cost) for row in step.rows)
+
+    def _insert_new(self, cur: Cursor, values: Sequence[Sequence[Any]]) -> set[tuple[str, int]]:
+        """Insert the rows (column values) whose (call id, attempt) is new; returns those."""
         recorded: set[tuple[str, int]] = set()
         for start in range(0, len(values), ROWS_PER_STATEMENT):
             chunk = values[start : start + ROWS_PER_STATEMENT]
@@ -139,13 +164,7 @@ class LeaseSteps:
                     [v for row in chunk for v in row],
                 ).fetchall()
             )
-        for row in values:
-            if (row[0], row[1]) not in recorded:
-                repeat: list[Any] = list(row)
-                repeat[0] = f"{row[0]}~{step.lease_id}-{step.seq}"
-                repeat[-2] = "call id recorded already: this repeat billed under its own id"
-                cur.execute(INSERT_ROW, repeat)
-        return sum(to_units(row.cost) for row in step.rows)
+        return recorded
 
     def _add_spend(self, cur: Cursor, spend: Sequence[tuple[str, str, str, int]]) -> None:
         """Add each (scope, period, window, units) to its window's spend row (made if new): a

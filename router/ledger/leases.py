@@ -98,7 +98,7 @@ class _Lease:
     renewed: float = -math.inf
     last_admit: float = -math.inf
     mean: float = 0.0  # admitted worst cases, a moving average
-    wanted: int = 0  # the slice asked for at the last step
+    wanted: int = 0  # the slice asked for at the last top-up
     retiring: bool = False  # admits no more; returns its room, then is forgotten
     lost: bool = False
     step_lock: threading.Lock = attrs.Factory(threading.Lock)
@@ -285,16 +285,24 @@ class LeasedLedger(WrappedLedger):
 
     def _step(self, lease: _Lease, now: float, extra: int = 0, closing: bool = False) -> bool:
         """One transaction for the lease: record its settled rows, renew it, and hold what its
-        calls in flight need plus a slice (nothing more when retiring). A step whose answer
-        was lost is sent again as it was (the ledger applies it once). False on a ledger
-        error (logged once; the rows wait for the next step)."""
+        calls in flight need: plus a fresh slice when topping up (a call does not fit, or less
+        than half a slice is free), what it holds already otherwise (a step that does not grow
+        the lease locks no budget row), nothing more when retiring. A step whose answer was
+        lost is sent again as it was (the ledger applies it once). False on a ledger error
+        (logged once; the rows wait for the next step)."""
         with lease.step_lock:
             with self._lock:
                 if lease.unacked is None:
                     rows, lease.rows = tuple(lease.rows), []
                     taken = sum(to_units(row.cost) for row in rows)
                     need = max(lease.used - taken, 0)
-                    lease.wanted = 0 if lease.retiring or closing else self._slice(lease, extra)
+                    if lease.retiring or closing:
+                        want = need
+                    elif extra or lease.free <= 0 or lease.free * 2 < lease.wanted:
+                        lease.wanted = self._slice(lease, extra)
+                        want = need + lease.wanted
+                    else:
+                        want = max(need, lease.granted - taken)
                     lease.seq += 1
                     lease.unacked = LeaseFlush(
                         lease.id,
@@ -303,10 +311,11 @@ class LeasedLedger(WrappedLedger):
                         lease.tags,
                         rows,
                         need,
-                        need + lease.wanted,
+                        want,
                         now + self.lease_seconds,
                     )
-                    lease.taken, lease.cap = taken, need + lease.wanted + taken
+                    # Admissions while the step is out stay within what its answer will hold.
+                    lease.taken, lease.cap = taken, want + taken
                 else:  # sent again as it was, but renewed from now
                     lease.unacked = attrs.evolve(lease.unacked, expires_at=now + self.lease_seconds)
                 step = lease.unacked

@@ -69,6 +69,18 @@ POOL_WAIT = 2.0
 #: number ``costrouter_reserve`` in postgres.sql compares with).
 FOLD_AFTER = 32
 _SETTLE = f"SELECT costrouter_settle(ROW({', '.join(['%s'] * len(CALL_COLUMNS))})::calls, %s)"
+#: The array type of each column type ``schema.CALL_COLUMNS`` uses.
+_ARRAYS = {"TEXT": "text[]", "INTEGER": "integer[]", "BIGINT": "bigint[]"}
+_ARRAYS["DOUBLE PRECISION"] = "double precision[]"
+#: Rows inserted from one array per column (``_insert_new``).
+_INSERT_COLUMNS = (
+    f"INSERT INTO calls ({', '.join(name for name, _ in CALL_COLUMNS)}) SELECT * FROM unnest("
+    + ", ".join(
+        "%b::" + next(a for t, a in _ARRAYS.items() if kind.startswith(t))
+        for _, kind in CALL_COLUMNS
+    )
+    + ") ON CONFLICT (call_id, attempt) DO NOTHING RETURNING call_id, attempt"
+)
 
 
 class PostgresLedger(SQLLedger):
@@ -247,7 +259,9 @@ class PostgresLedger(SQLLedger):
 
     def _lock_windows(self, cur: Cursor, windows: tuple[tuple[str, str, str], ...]) -> None:
         """The windows' spend rows, made if new and locked in key order, as
-        ``costrouter_reserve`` locks them (so a lease step and a reservation never deadlock)."""
+        ``costrouter_reserve`` locks them (so a lease step and a reservation never deadlock);
+        then their deltas folded in, as a reservation folds them (a fleet whose calls all
+        lease would otherwise only ever add deltas)."""
         if not windows:
             return
         keys = [v for window in sorted(windows) for v in window]
@@ -263,6 +277,36 @@ class PostgresLedger(SQLLedger):
             "ORDER BY s.scope, s.period, s.win FOR UPDATE",
             keys,
         )
+        cur.execute(
+            "WITH folded AS (DELETE FROM spend_deltas d "
+            f"WHERE (d.scope, d.period, d.win) IN (VALUES {rows}) "
+            "RETURNING d.scope, d.period, d.win, d.spent_nusd) "
+            "UPDATE budget_spend s SET spent_nusd = s.spent_nusd + t.total "
+            "FROM (SELECT f.scope, f.period, f.win, SUM(f.spent_nusd) AS total FROM folded f "
+            "GROUP BY f.scope, f.period, f.win) t "
+            "WHERE s.scope = t.scope AND s.period = t.period AND s.win = t.win",
+            keys,
+        )
+
+    def _add_spend(self, cur: Cursor, spend: Sequence[tuple[str, str, str, int]]) -> None:
+        """As deltas, as settlements add theirs: a lease step that only records rows then
+        locks no spend row, and waits on no reservation."""
+        spend = [item for item in spend if item[3]]
+        if spend:
+            cur.execute(
+                "INSERT INTO spend_deltas (scope, period, win, spent_nusd) "
+                f"VALUES {', '.join(['(?, ?, ?, ?)'] * len(spend))}",
+                [v for item in spend for v in item],
+            )
+
+    def _insert_new(self, cur: Cursor, values: Sequence[Sequence[Any]]) -> set[tuple[str, int]]:
+        """One statement of a column array each, whatever the number of rows: psycopg parses a
+        query's placeholders anew when the query is long, and a VALUES list of 60 rows (1,500
+        placeholders) cost more to parse than to run."""
+        if not values:
+            return set()
+        found = cur.execute(_INSERT_COLUMNS, [list(column) for column in zip(*values, strict=True)])
+        return {(str(call), int(attempt)) for call, attempt in found.fetchall()}
 
     def _tag_expr(self, name: str) -> str:
         return f"(tags::jsonb ->> '{name}')"
