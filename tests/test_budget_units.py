@@ -287,3 +287,18 @@ def test_cli_budgets_in_requests_and_tokens(tmp_path: Path, run_cli: RunCli) -> 
         "usd",
         "requests",
     ]
+
+
+def test_an_hour_budget_runs_out_to_the_minute() -> None:
+    """A burn forecast for an hour (or minute) window says the UTC minute it runs out at; a
+    day or longer window says the day."""
+    from router.ledger.budgets import BudgetStatus
+    from router.report.insights import burn
+
+    hour = Budget.parse("global", "1000", period="hour", unit="tokens")
+    half_past = MINUTE - MINUTE % 3600 + 1800  # 15:30:00
+    found = burn(BudgetStatus(hour, hour.window(half_past), Decimal(600), Decimal(0)), half_past)
+    assert found.runs_out_text == "2026-03-14 15:50 UTC"  # 600 in 30 min: 1,000 at 50 min
+    month = Budget.parse("global", "10")
+    found = burn(BudgetStatus(month, month.window(NOW), Decimal(9), Decimal(0)), NOW)
+    assert found.runs_out_text == "2026-03-16"  # 9 in 13.6 days: 10 on day 15.1

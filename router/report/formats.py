@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import json
 from decimal import Decimal
@@ -49,10 +48,6 @@ def budget_document(status: BudgetStatus) -> dict[str, Any]:
     }
 
 
-def _day(ts: float | None) -> str | None:
-    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.timezone.utc).date().isoformat()
-
-
 def _ratio(value: float | Decimal | None, places: int = 4) -> str | None:
     return None if value is None else str(round(Decimal(str(value)), places))
 
@@ -77,7 +72,7 @@ def insights_document(found: Insights) -> dict[str, Any]:
                 "unit": b.status.budget.unit,
                 "window": b.label,
                 "over": b.over,
-                "runs_out": _day(b.runs_out),
+                "runs_out": b.runs_out_text,
             }
             for b in found.burns
         ],
@@ -211,7 +206,7 @@ def to_table(report: Report, found: Insights | None = None) -> str:
             "OVER THE LIMIT"
             if b.over
             else (
-                f"runs out ~{_day(b.runs_out)} at this pace"
+                f"runs out ~{b.runs_out_text} at this pace"
                 if b.runs_out is not None
                 else "lasts this window at this pace"
             )

@@ -152,12 +152,6 @@ class _Raw(str):
     """Markup made here (a meter), put in a cell as it is."""
 
 
-def _day(ts: float | None) -> str:
-    if ts is None:
-        return "-"
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime("%Y-%m-%d")
-
-
 def _percent(value: float | Decimal | None) -> str:
     return "-" if value is None else f"{float(value) * 100:+.1f} %"
 
@@ -200,7 +194,7 @@ def _burns(found: Insights) -> str:
         if b.over:
             forecast = "over the limit"
         elif b.runs_out is not None:
-            forecast = f"~{_day(b.runs_out)} at this pace"
+            forecast = f"~{b.runs_out_text} at this pace"
         else:
             forecast = "lasts this window"
         limit, spent, reserved, remaining = amount_cells(s)

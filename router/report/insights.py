@@ -49,6 +49,17 @@ class Burn:
     runs_out: float | None  # None: not within this window at this pace
     over: bool
 
+    @property
+    def runs_out_text(self) -> str | None:
+        """When it runs out, to the day (``2026-12-02``), or for a minute or hour window to
+        the minute (``2026-12-02 13:47 UTC``, as its windows are UTC clock windows)."""
+        if self.runs_out is None:
+            return None
+        when = dt.datetime.fromtimestamp(self.runs_out, dt.timezone.utc)
+        if self.status.budget.period in ("minute", "hour"):
+            return when.strftime("%Y-%m-%d %H:%M UTC")
+        return when.date().isoformat()
+
 
 @attrs.frozen
 class Accuracy:
