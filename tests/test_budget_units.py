@@ -14,10 +14,13 @@ from typing import Any
 import pytest
 
 from router import Budget, BudgetExceededError, InputError, LeasedLedger, Ledger, ledger_from_url
+from router.ledger.budgets import BudgetStatus
 from router.ledger.calendar import window_key
+from router.report.insights import burn
 
 from .conftest import RunCli
 from .gateway_server import FakeGateway
+from .test_budget_router import REQUEST, make_router
 from .test_ledger_contract import ALICE, NOW, row
 
 MINUTE = NOW - NOW % 60  # 15:00:00 UTC, a minute window's first instant
@@ -225,8 +228,6 @@ def test_the_router_holds_a_calls_worst_case_tokens_and_counts_its_usage(
     """A token budget holds the candidate's high input plus its maximum output, and counts the
     gateway's reported tokens once the call settles; a request budget at its limit refuses the
     next call before anything is sent (BudgetExceededError, nothing recorded for it)."""
-    from .test_budget_router import REQUEST, make_router
-
     ledger.set_budget(Budget.parse("global", "100000", period="day", unit="tokens"))
     ledger.set_budget(Budget.parse("global", "1", period="day", unit="requests"))
     router = make_router(gateway, ledger)
@@ -292,9 +293,6 @@ def test_cli_budgets_in_requests_and_tokens(tmp_path: Path, run_cli: RunCli) -> 
 def test_an_hour_budget_runs_out_to_the_minute() -> None:
     """A burn forecast for an hour (or minute) window says the UTC minute it runs out at; a
     day or longer window says the day."""
-    from router.ledger.budgets import BudgetStatus
-    from router.report.insights import burn
-
     hour = Budget.parse("global", "1000", period="hour", unit="tokens")
     half_past = MINUTE - MINUTE % 3600 + 1800  # 15:30:00
     found = burn(BudgetStatus(hour, hour.window(half_past), Decimal(600), Decimal(0)), half_past)

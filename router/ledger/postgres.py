@@ -300,9 +300,9 @@ class PostgresLedger(SQLLedger):
             )
 
     def _insert_new(self, cur: Cursor, values: Sequence[Sequence[Any]]) -> set[tuple[str, int]]:
-        """One statement of a column array each, whatever the number of rows: psycopg parses a
-        query's placeholders anew when the query is long, and a VALUES list of 60 rows (1,500
-        placeholders) cost more to parse than to run."""
+        """One statement of an array per column, whatever the number of rows: psycopg parses a
+        long query's placeholders anew each time, and a VALUES list of a step's rows cost more
+        to parse than to run (docs/benchmarks.md, the fleet section)."""
         if not values:
             return set()
         found = cur.execute(_INSERT_COLUMNS, [list(column) for column in zip(*values, strict=True)])
