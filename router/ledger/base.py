@@ -161,7 +161,7 @@ class LeaseGrant:
     as an orphaned row (later rows of it are credited against that row, never billed twice)."""
 
     held: int
-    room: int | None  # None: no hard budget
+    room: int | None  # None: no hard budget, or not read (a step that did not grow the lease)
     lost: bool = False
 
 
