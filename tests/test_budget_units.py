@@ -19,7 +19,7 @@ from router.ledger.calendar import window_key
 from router.report.insights import burn
 
 from .conftest import RunCli
-from .gateway_server import FakeGateway
+from .gateway_server import API_KEY, FakeGateway
 from .test_budget_router import REQUEST, make_router
 from .test_ledger_contract import ALICE, NOW, row
 
@@ -38,6 +38,7 @@ def test_a_unit_is_checked_and_a_count_is_whole() -> None:
     assert requests.key == ("global", "minute/requests")
     assert Budget.parse("global", "5", period="minute").key == ("global", "minute")
     assert requests.show(Decimal(1200)) == "1,200 requests"
+    assert requests.show(Decimal(1)) == "1 request"
     assert Budget.parse("global", "0.25").show(Decimal("0.25")) == "$0.25"
     with pytest.raises(InputError, match="whole number"):
         Budget.parse("global", "1.5", unit="requests")
@@ -300,3 +301,24 @@ def test_an_hour_budget_runs_out_to_the_minute() -> None:
     month = Budget.parse("global", "10")
     found = burn(BudgetStatus(month, month.window(NOW), Decimal(9), Decimal(0)), NOW)
     assert found.runs_out_text == "2026-03-16"  # 9 in 13.6 days: 10 on day 15.1
+
+
+def test_cli_call_over_a_request_limit_exits_3(
+    run_cli: RunCli, gateway: FakeGateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One request a day: the first `call` is sent and counted, the second exits 3 with one line
+    naming the request limit and sends nothing."""
+    url = f"sqlite:///{tmp_path}/cli.db"
+    done = run_cli("budget", "set", "global", "--limit", "1", "--unit", "requests", "--period",
+                   "day", "--ledger", url)  # fmt: skip
+    assert done.code == 0
+    monkeypatch.setenv("MEMORIES_API_KEY", API_KEY)
+    monkeypatch.setenv("MEMORIES_BASE_URL", gateway.base_url)
+    assert run_cli("call", "--prompt", "hi", "--ledger", url).code == 0
+    refused = run_cli("call", "--prompt", "hi", "--ledger", url)
+    assert refused.code == 3
+    assert refused.err.count("\n") == 1
+    assert "budget global (day, requests) cannot cover this call: limit 1 request, " in refused.err
+    assert len(gateway.received) == 1
+    (listed,) = run_cli("budget", "list", "--ledger", url, "--json").json()
+    assert (listed["spent"], listed["remaining"]) == ("1", "0")

@@ -228,8 +228,10 @@ class Budget:
         return {"usd": cost, "tokens": Decimal(tokens), "requests": Decimal(1)}[self.unit]
 
     def show(self, amount: Decimal) -> str:
-        """An amount of this budget's unit, for people: ``$0.25``, ``1,200 tokens``."""
-        return f"${usd_text(amount)}" if self.unit == "usd" else f"{amount:,.0f} {self.unit}"
+        """An amount of this budget's unit, for people: ``$0.25``, ``1,200 tokens``, ``1 request``."""
+        if self.unit == "usd":
+            return f"${usd_text(amount)}"
+        return f"{amount:,.0f} {self.unit.removesuffix('s') if amount == 1 else self.unit}"
 
     def applies_to(self, tags: Mapping[str, str]) -> bool:
         return all(tags.get(key) == value for key, value in self.scope)
