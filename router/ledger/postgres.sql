@@ -81,7 +81,10 @@ $$;
 
 -- Every pending call whose hold's time is up: one sent (its process died, or its settlement
 -- failed) is billed as an orphaned row at its reservation, into the windows it held (as
--- deltas); one never sent is cleared a day later (86400 s: STALE_SECONDS in base.py). Concurrent sweeps take each entry once and never wait on each other (SKIP LOCKED), nor on a lease step, which locks its own entry first: an entry locked is someone's, being renewed or billed.
+-- deltas); one never sent is cleared a day later (86400 s: STALE_SECONDS in base.py).
+-- Concurrent sweeps take each entry once and never wait on each other (SKIP LOCKED), nor on a
+-- lease step, which locks its own entry first: an entry locked is someone's, being renewed or
+-- billed.
 -- The row's values are in the calls table's column order.
 CREATE OR REPLACE FUNCTION costrouter_sweep(p_now double precision) RETURNS void
 LANGUAGE plpgsql VOLATILE AS $$
@@ -125,10 +128,10 @@ END;
 $$;
 
 -- Reserve the call's worst case on every budget the call matches, or nothing: p_amount
--- nanodollars on a USD budget, p_tokens on a token budget, one on a request budget; a call id already recorded
--- is refused (unique_violation), since its result could not be recorded again. The matching windows' spend
--- rows are created if new and locked in key order (so two reservations never wait on each
--- other in a cycle); a later statement, so a snapshot taken after the locks were granted,
+-- nanodollars on a USD budget, p_tokens on a token budget, one on a request budget. A call id
+-- already recorded is refused (unique_violation), since its result could not be recorded again.
+-- The matching windows' spend rows are created if new and locked in key order (so two
+-- reservations never wait on each other in a cycle); a later statement, so a snapshot taken after the locks were granted,
 -- reads each window's spend row, its unfolded deltas and its live holds: it sees a settlement
 -- whole (its hold gone, its delta there) or not at all. The rows are returned either way; the
 -- caller raises when a hard limit would be overrun, and then no hold was written. Once 32
@@ -231,7 +234,8 @@ $$;
 
 -- Record the call once (false if it already was: idempotent) and add what it counts
 -- (costrouter_counted) to the budgets it reserved, as deltas, freeing its holds; with no live
--- reservation, to the budgets its tags match now. The row comes whole, as the calls table's own row type.
+-- reservation, to the budgets its tags match now. The row comes whole, as the calls table's own
+-- row type.
 CREATE OR REPLACE FUNCTION costrouter_settle(p_row calls, p_now double precision) RETURNS boolean
 SET plan_cache_mode = force_generic_plan
 LANGUAGE plpgsql VOLATILE AS $$
