@@ -215,7 +215,7 @@ def test_a_request_limit_shared_by_8_processes_admits_at_most_the_limit_a_minute
     assert max(per_minute.values()) <= LIMIT
     ordered = sorted(per_minute)
     assert ordered[0] == window_key("minute", "UTC", MINUTE)
-    assert len(ordered) == 5
+    assert len(ordered) in (4, 5)  # a fifth window when a call made it in before the end
     assert [per_minute[w] for w in ordered[:4]] == [LIMIT] * 4  # the fifth is cut by the end
     assert (second.window, second.spent, second.reserved) == (ordered[1], LIMIT, 0)
 
