@@ -136,7 +136,9 @@ def _unit(instance: object, attribute: attrs.Attribute[str], value: str) -> None
 def _limit(instance: Budget, attribute: attrs.Attribute[Decimal], value: Decimal) -> None:
     if instance.unit != "usd":
         if not isinstance(value, Decimal) or not value.is_finite() or value != value.to_integral():
-            raise InputError(f"a budget limit in {instance.unit} is a whole number, got {value}")
+            raise InputError(
+                f"a budget limit in {instance.unit} is a whole number (a Decimal), got {value!r}"
+            )
         if not 0 <= value <= MAX_COUNT:
             raise InputError(f"a budget limit in {instance.unit} is from 0 to {MAX_COUNT:,.0f}")
     elif not isinstance(value, Decimal) or not value.is_finite() or not 0 <= value <= MAX_AMOUNT:
