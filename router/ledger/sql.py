@@ -4,17 +4,18 @@ Statements are written with ``?`` placeholders; a backend translates them for it
 supplies the transaction. SQLite's ``BEGIN IMMEDIATE`` takes the write lock before the first
 read, so the check and the holds of :meth:`reserve` are one transaction; PostgreSQL replaces
 ``reserve`` and ``settle`` with server-side functions that lock the spend rows first
-(``postgres.sql``).
+(``postgres.sql``). This module is the call path; the mixins hold the rest: lease steps
+(``lease_sql``), reports and row reads (``spend_sql``), calibrations and alerts
+(``sidetables``).
 """
 
 from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
-from typing import Any
 
 from .base import (
     DEFAULT_HOLD_SECONDS,
@@ -43,25 +44,21 @@ from .budgets import (
 from .calendar import window_key
 from .lease_sql import LeaseSteps
 from .schema import (
-    AGGREGATES,
-    COLUMN_NAMES,
-    GROUP_COLUMNS,
     INSERT_ROW,
     MIGRATIONS,
     SCHEMA_VERSION,
-    row_from,
     row_values,
     tags_json,
     values_list,
 )
 from .sidetables import Cursor, SideTables
-from .spend import Report, ReportQuery, combine, report_row
+from .spend_sql import SpendQueries
 
 #: Seconds between two deletions of old minute and hour windows by one process.
 FORGET_EVERY = 3600.0
 
 
-class SQLLedger(LeaseSteps, SideTables, Ledger):
+class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
     """Shared logic; subclasses provide :meth:`_transaction`."""
 
     #: A window ``k``'s settled spend, as SQL (NULL for none).
@@ -347,87 +344,7 @@ class SQLLedger(LeaseSteps, SideTables, Ledger):
         self._add_spend(cur, sorted(spend))
         return True
 
-    def _tag_expr(self, name: str) -> str:
-        """SQL for one tag's value (``name`` is validated: letters, digits, _ . -)."""
-        return f"json_extract(tags, '$.\"{name}\"')"
-
-    def _group_expr(self, group: str) -> str:
-        return GROUP_COLUMNS[group] if group in GROUP_COLUMNS else self._tag_expr(group[4:])
-
-    def report(self, query: ReportQuery, now: float, *, series: bool = False) -> Report:
-        where: list[str] = ["1 = 1"]
-        params: list[object] = []
-        if query.since_ts is not None:
-            where.append("ts >= ?")
-            params.append(query.since_ts)
-        if query.until_ts is not None:
-            where.append("ts < ?")
-            params.append(query.until_ts)
-        for key, value in query.tags:
-            column = {"user": "user_tag", "project": "project_tag"}.get(key) or self._tag_expr(key)
-            where.append(f"{column} = ?")
-            params.append(value)
-        condition = " AND ".join(where)
-        groups = [self._group_expr(g) for g in query.by]
-        width = len(groups)
-        with self._transaction(write=False) as cur:
-            if groups:  # one scan: the total is the exact sum of the groups
-                ordinals = ", ".join(str(i) for i in range(1, width + 1))
-                rows = [
-                    report_row(
-                        tuple(None if v is None else str(v) for v in values[:width]), values[width:]
-                    )
-                    for values in cur.execute(
-                        f"SELECT {', '.join(groups)}, {AGGREGATES} FROM calls "
-                        f"WHERE {condition} GROUP BY {ordinals}",
-                        params,
-                    ).fetchall()
-                ]
-                total = combine(rows)
-            else:
-                rows = []
-                total = report_row(
-                    (),
-                    cur.execute(
-                        f"SELECT {AGGREGATES} FROM calls WHERE {condition}", params
-                    ).fetchone(),
-                )
-            days: tuple[tuple[str, str, Decimal], ...] = ()
-            if series:
-                days = tuple(
-                    (str(day), str(model), from_units(int(cost)))
-                    for day, model, cost in cur.execute(
-                        f"SELECT day, served_model, SUM(cost_nusd) FROM calls WHERE {condition} "
-                        "GROUP BY 1, 2 ORDER BY 1, 2",
-                        params,
-                    ).fetchall()
-                )
-            statuses = self._entries(cur, self._budgets(cur), now)
-        rows.sort(key=lambda r: tuple((v is None, v or "") for v in r.key))
-        return Report(query, tuple(rows), total, tuple(statuses), days)
-
     def _drop_holds(self, call_id: str, attempt: int) -> None:
         with self._transaction() as cur:
             cur.execute("DELETE FROM pending WHERE call_id = ? AND attempt = ?", (call_id, attempt))
             cur.execute("DELETE FROM holds WHERE call_id = ? AND attempt = ?", (call_id, attempt))
-
-    def rows(
-        self, since: float | None = None, until: float | None = None, *, newest: int | None = None
-    ) -> list[LedgerRow]:
-        where = ["ts >= ?"] * (since is not None) + ["ts < ?"] * (until is not None)
-        values: list[Any] = [v for v in (since, until) if v is not None]
-        sql = f"SELECT {COLUMN_NAMES} FROM calls"
-        sql += f" WHERE {' AND '.join(where)}" if where else ""
-        if newest is None:
-            sql += " ORDER BY ts, call_id, attempt"
-        else:  # the newest ones, then put back in order below
-            sql += " ORDER BY ts DESC, call_id DESC, attempt DESC LIMIT ?"
-            values.append(newest)
-        with self._transaction(write=False) as cur:
-            found = [row_from(r) for r in cur.execute(sql, values).fetchall()]
-        return found if newest is None else found[::-1]
-
-    def insert_rows(self, rows: Iterator[LedgerRow] | Sequence[LedgerRow]) -> None:
-        """Bulk-load recorded calls (benchmarks, imports); budgets are not touched."""
-        with self._transaction() as cur:
-            cur.executemany(INSERT_ROW, (row_values(row) for row in rows))
