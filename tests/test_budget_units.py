@@ -322,3 +322,30 @@ def test_cli_call_over_a_request_limit_exits_3(
     assert len(gateway.received) == 1
     (listed,) = run_cli("budget", "list", "--ledger", url, "--json").json()
     assert (listed["spent"], listed["remaining"]) == ("1", "0")
+
+
+def test_routing_rejects_what_token_and_request_budgets_cannot_cover(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """`route --user U` applies U's token budgets (a model whose worst-case tokens pass what is
+    left is rejected, reason budget) and request budgets (none left: every model is rejected,
+    and route exits 4 saying why); the Selector takes a Room of each unit."""
+    url = f"sqlite:///{tmp_path}/route.db"
+    prompt = ("route", "--prompt", "hi", "--max-tokens", "4000", "--ledger", url, "--json")
+    free = run_cli(*prompt, "--user", "alice").json()
+    highs = sorted({c["input_tokens"]["high"] + 4000 for c in free["candidates"]})
+    assert len(highs) > 1  # models differ in worst-case input tokens
+    room = str(highs[0])  # only the smallest worst case fits
+    assert run_cli("budget", "set", "user=alice", "--limit", room, "--unit", "tokens",
+                   "--period", "day", "--ledger", url).code == 0  # fmt: skip
+    tight = run_cli(*prompt, "--user", "alice").json()
+    assert {c["input_tokens"]["high"] + 4000 for c in tight["candidates"]} == {highs[0]}
+    rejected = [r for r in tight["rejected"] if r["code"] == "budget"]
+    assert rejected
+    assert all("token budgets still allow" in r["reason"] for r in rejected)
+    assert run_cli("budget", "set", "user=bob", "--limit", "0", "--unit", "requests",
+                   "--period", "day", "--ledger", url).code == 0  # fmt: skip
+    none = run_cli(*prompt[:-1], "--user", "bob")
+    assert none.code == 4  # no model qualifies
+    assert "request budgets allow no more calls" in none.out
+    assert run_cli(*prompt, "--user", "carol").json()["candidates"]  # other users untouched

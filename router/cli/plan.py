@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -16,9 +15,9 @@ from pricing import usd_display
 from ..estimate.estimator import Estimate, Estimator
 from ..estimate.text import CHAT_OVERHEAD
 from ..ledger.base import Ledger, LedgerError
-from ..ledger.budgets import call_tags, remaining_for
+from ..ledger.budgets import UNITS, call_tags, remaining_for
 from ..report.table import render_table
-from ..routing.policy import Decision, NoModelQualifiesError
+from ..routing.policy import Decision, NoModelQualifiesError, Room
 from ..routing.selector import Selector
 from .documents import estimate_document, print_json, rejection_document, route_document
 from .options import (
@@ -119,8 +118,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     finally:
         ledger.close()
 
-    def allowance(spec: pricing.ModelSpec) -> Decimal | None:
-        return remaining_for(statuses, call_tags(tags, spec.id, spec.snapshot_of))
+    def allowance(spec: pricing.ModelSpec) -> Room:
+        tagged = call_tags(tags, spec.id, spec.snapshot_of)
+        return Room(**{unit: remaining_for(statuses, tagged, unit) for unit in UNITS})
 
     try:
         selector = Selector(catalog, estimator=estimator)

@@ -282,13 +282,15 @@ class BudgetStatus:
         return money.subtract(money.subtract(self.budget.limit, self.spent), self.reserved)
 
 
-def remaining_for(statuses: Iterable[BudgetStatus], tags: Mapping[str, str]) -> Decimal | None:
-    """What the hard USD budgets among ``statuses`` that match ``tags`` still allow (None:
-    none); token and request budgets are checked by the reservation alone."""
+def remaining_for(
+    statuses: Iterable[BudgetStatus], tags: Mapping[str, str], unit: str = "usd"
+) -> Decimal | None:
+    """What the hard budgets of ``unit`` among ``statuses`` that match ``tags`` still allow
+    (None: none applies)."""
     left = [
         s.remaining
         for s in statuses
-        if not s.budget.soft and s.budget.unit == "usd" and s.budget.applies_to(tags)
+        if not s.budget.soft and s.budget.unit == unit and s.budget.applies_to(tags)
     ]
     return min(left) if left else None
 

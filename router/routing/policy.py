@@ -22,8 +22,21 @@ REQUIREMENTS = {
     "thinking": "thinking",
     "reasoning": "reasoning",
 }
-#: What a budget still allows a call on a model to cost (None: no budget applies).
-Allowance = Callable[[ModelSpec], "Decimal | None"]
+
+
+@attrs.frozen
+class Room:
+    """What the hard budgets a call on a model matches still allow it, in each unit (None: no
+    budget of that unit applies): USD and tokens of its worst case, and requests."""
+
+    usd: Decimal | None = None
+    tokens: Decimal | None = None
+    requests: Decimal | None = None
+
+
+#: What budgets still allow a call on a model: a :class:`Room`, or an amount of USD alone
+#: (None: no budget applies).
+Allowance = Callable[[ModelSpec], "Room | Decimal | None"]
 
 
 def _requirements(values: object) -> frozenset[str]:

@@ -27,6 +27,7 @@ from .policy import (
     NoModelQualifiesError,
     Policy,
     Rejection,
+    Room,
 )
 
 _Ranked = tuple[tuple[Candidate, ...], tuple[Rejection, ...]]
@@ -100,8 +101,9 @@ class Selector:
     ) -> Decision:
         """The decision for ``request``; raises :class:`NoModelQualifiesError` if none fits.
 
-        ``allowance(model)`` is what budgets still let a call on that model cost; a candidate
-        whose worst case is above it is rejected (the budget seam: the ledger supplies it).
+        ``allowance(model)`` is what budgets still let a call on that model cost (a
+        :class:`Room` of USD, tokens and requests, or USD alone); a candidate whose worst case
+        is above it in any unit is rejected (the budget seam: the ledger supplies it).
         """
         policy = policy if policy is not None else DEFAULT_POLICY
         # Tags change an estimate only through a calibration's learned output per tag.
@@ -215,19 +217,30 @@ def _apply_allowance(
     kept, refused = [], list(rejected)
     for candidate in candidates:
         left = allowance(catalog.get(candidate.model))
-        worst = candidate.estimate.cost.high
-        if left is not None and worst > left:
-            refused.append(
-                Rejection(
-                    candidate.model,
-                    "budget",
-                    f"worst case ${usd_text(worst)} is more than the ${usd_text(left)} its budgets "
-                    "still allow",
-                )
-            )
-        else:
+        problem = _over(left if isinstance(left, Room) else Room(usd=left), candidate.estimate)
+        if problem is None:
             kept.append(candidate)
+        else:
+            refused.append(Rejection(candidate.model, "budget", problem))
     return tuple(kept), tuple(refused)
+
+
+def _over(room: Room, estimate: Estimate) -> str | None:
+    """Why the estimate's worst case does not fit the room, or None."""
+    worst, tokens = estimate.cost.high, estimate.input_tokens.high + estimate.output_tokens.high
+    if room.usd is not None and worst > room.usd:
+        return (
+            f"worst case ${usd_text(worst)} is more than the ${usd_text(room.usd)} its budgets "
+            "still allow"
+        )
+    if room.tokens is not None and tokens > room.tokens:
+        return (
+            f"worst case {tokens:,} tokens is more than the {room.tokens:,.0f} its token budgets "
+            "still allow"
+        )
+    if room.requests is not None and room.requests < 1:
+        return "its request budgets allow no more calls in this window"
+    return None
 
 
 class _Rules:
