@@ -93,6 +93,7 @@ class PostgresLedger(SQLLedger):
     bounds each connection attempt; a URL that cannot connect fails at once, with the reason.
     ``read_only`` changes nothing: PostgreSQL's readers never wait for writers (MVCC)."""
 
+    _spend_tables = ("budget_spend", "spend_deltas")
     #: The spend row plus the deltas not yet folded into it (``postgres.sql``).
     _spent_sql = (
         f"(COALESCE({SQLLedger._spent_sql}, 0) + "

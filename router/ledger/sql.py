@@ -61,6 +61,8 @@ FORGET_EVERY = 3600.0
 class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
     """Shared logic; subclasses provide :meth:`_transaction`."""
 
+    #: The tables that keep windows' spend (PostgreSQL adds its deltas).
+    _spend_tables: tuple[str, ...] = ("budget_spend",)
     #: A window ``k``'s settled spend, as SQL (NULL for none).
     _spent_sql = (
         "(SELECT s.spent_nusd FROM budget_spend s "
@@ -311,11 +313,12 @@ class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
         self._forgotten_at = now
         cutoff = window_key("minute", "UTC", now - 86400)
         with self._transaction() as cur:
-            cur.execute(
-                "DELETE FROM budget_spend WHERE (period IN ('minute', 'hour') "
-                "OR period LIKE ? OR period LIKE ?) AND win < ?",
-                ("minute/%", "hour/%", cutoff),
-            )
+            for table in self._spend_tables:
+                cur.execute(
+                    f"DELETE FROM {table} WHERE (period IN ('minute', 'hour') "
+                    "OR period LIKE ? OR period LIKE ?) AND win < ?",
+                    ("minute/%", "hour/%", cutoff),
+                )
 
     def _record(self, cur: Cursor, row: LedgerRow, now: float) -> bool:
         """Record the row once and add what it counts (``budgets.counted``) to the windows
