@@ -20,6 +20,7 @@ from router import Budget, BudgetExceededError, InputError, Ledger, LedgerRow, l
 from router.ledger.base import LeaseFlush, LeaseGrant
 from router.ledger.budgets import from_units, to_units
 from router.ledger.leases import LeasedLedger
+from router.ledger.sql import SQLLedger
 from router.ledger.wrapped import WrappedLedger
 
 from .conftest import postgres_schema_url
@@ -430,3 +431,22 @@ def test_a_step_that_does_not_grow_waits_on_no_budget_lock(pg_url: str) -> None:
     with psycopg.connect(pg_url) as check:
         assert check.execute("SELECT COUNT(*) FROM spend_deltas").fetchone() == (0,)  # folded
     ledger.close()
+
+
+def test_ended_leases_step_records_are_forgotten_a_day_later(shared_url: str) -> None:
+    """A lease's step record (kept so a retried step is applied once) is deleted a day after its
+    last step once the lease holds nothing; a lease still holding room keeps its record."""
+    budget(shared_url, "10")
+    ledger = ledger_from_url(shared_url)
+    assert isinstance(ledger, SQLLedger)
+    now = time.time() - 3 * 86400
+    windows = (("global", "month", Budget.parse("global", "1").window(now)),)
+    for lease in ("ended", "holding"):
+        ledger.lease(LeaseFlush(lease, 1, windows, "{}", (), 0, 1_000_000, now + 10**6), now)
+    ledger.lease(LeaseFlush("ended", 2, windows, "{}", (), 0, 0, now + 10**6), now)
+    later = now + 2 * 86400
+    ledger.settle(row("x", COST, ts=later), later)
+    with ledger._transaction(write=False) as cur:
+        kept = [lease for (lease,) in cur.execute("SELECT lease_id FROM leases").fetchall()]
+    ledger.close()
+    assert kept == ["holding"]

@@ -250,7 +250,7 @@ class PostgresLedger(SQLLedger):
         """One round trip: ``costrouter_settle`` records the row and moves its holds to spend."""
         with self._call() as connection:
             recorded = connection.execute(_SETTLE, (*row_values(row), now)).fetchone()[0]
-        self._forget_old_windows(now)
+        self._forget_old(now)
         return bool(recorded)
 
     _for_update = " FOR UPDATE"

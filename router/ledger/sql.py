@@ -302,12 +302,15 @@ class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
         with self._transaction() as cur:
             self._sweep(cur, now)
             recorded = self._record(cur, row, now)
-        self._forget_old_windows(now)
+        self._forget_old(now)
         return recorded
 
-    def _forget_old_windows(self, now: float) -> None:
-        """Delete minute and hour windows' spend older than a day (they can be charged no more;
-        a minute budget would otherwise add 1,440 rows a day), at most once an hour per process."""
+    def _forget_old(self, now: float) -> None:
+        """At most once an hour per process, delete what can serve no more: minute and hour
+        windows' spend older than a day (they can be charged no more; a minute budget would
+        otherwise add 1,440 rows a day), and the step records of leases ended a day ago (a step
+        is retried only while its process lives, and a lease renews every few seconds, so one
+        whose record is a day old and that holds nothing has ended)."""
         if now - self._forgotten_at < FORGET_EVERY:
             return
         self._forgotten_at = now
@@ -319,6 +322,11 @@ class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
                     "OR period LIKE ? OR period LIKE ?) AND win < ?",
                     ("minute/%", "hour/%", cutoff),
                 )
+            cur.execute(
+                "DELETE FROM leases WHERE updated_at < ? AND NOT EXISTS (SELECT 1 FROM pending p "
+                "WHERE p.call_id = leases.lease_id AND p.attempt = 0)",
+                (now - STALE_SECONDS,),
+            )
 
     def _record(self, cur: Cursor, row: LedgerRow, now: float) -> bool:
         """Record the row once and add what it counts (``budgets.counted``) to the windows
