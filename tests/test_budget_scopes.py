@@ -106,9 +106,9 @@ def test_a_per_minute_limit_admits_at_most_its_limit_per_minute(ledger: Ledger) 
 
 
 def test_old_minute_windows_are_forgotten(shared_url: str) -> None:
-    """A day after, a minute window's spend (its row, and on PostgreSQL its unfolded deltas) is
-    deleted by the next settlement (at most once an hour per process), in every unit; the
-    current windows keep theirs."""
+    """A day after, a minute window's spend (its row, and on PostgreSQL its unfolded deltas)
+    and its fired alerts are deleted by the next settlement (at most once an hour per process),
+    in every unit; the current windows keep theirs."""
     import attrs
 
     from router import LedgerRow, ledger_from_url
@@ -117,7 +117,7 @@ def test_old_minute_windows_are_forgotten(shared_url: str) -> None:
     ledger = ledger_from_url(shared_url)
     assert isinstance(ledger, SQLLedger)
     ledger.set_budget(Budget.parse("global", "1", period="minute"))
-    ledger.set_budget(Budget.parse("global", "60", period="minute", unit="requests"))
+    ledger.set_budget(Budget.parse("global", "60", period="minute", unit="requests", alerts="1"))
     row = LedgerRow(
         call_id="a", ts=1_764_662_340.0, requested_model="gpt:gpt-4o", served_model="gpt:gpt-4o",
         tags=(), input_tokens=1, output_tokens=1, cached_tokens=0, reasoning_tokens=0,
@@ -125,11 +125,13 @@ def test_old_minute_windows_are_forgotten(shared_url: str) -> None:
         cost=Decimal("0.01"), status="ok", latency=0.1, attempts=1,
     )  # fmt: skip
     ledger.settle(row, row.ts)
+    assert [a.alert for a in ledger.claim_alerts(row.ts)] == ["1"]
     ledger.settle(attrs.evolve(row, call_id="b"), row.ts + 2 * 86400)
+    assert [a.alert for a in ledger.claim_alerts(row.ts + 2 * 86400)] == ["1"]
     with ledger._transaction(write=False) as cur:
         windows = [
             tuple(found)
-            for table in ledger._spend_tables
+            for table in (*ledger._spend_tables, "alerts_fired")
             for found in cur.execute(f"SELECT DISTINCT period, win FROM {table}").fetchall()
         ]
     ledger.close()

@@ -307,8 +307,8 @@ class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
 
     def _forget_old(self, now: float) -> None:
         """At most once an hour per process, delete what can serve no more: minute and hour
-        windows' spend older than a day (they can be charged no more; a minute budget would
-        otherwise add 1,440 rows a day), and the step records of leases ended a day ago (a step
+        windows' spend and fired alerts older than a day (they can be charged no more; a minute
+        budget would otherwise add 1,440 rows a day), and the step records of leases ended a day ago (a step
         is retried only while its process lives, and a lease renews every few seconds, so one
         whose record is a day old and that holds nothing has ended)."""
         if now - self._forgotten_at < FORGET_EVERY:
@@ -316,7 +316,7 @@ class SQLLedger(LeaseSteps, SpendQueries, SideTables, Ledger):
         self._forgotten_at = now
         cutoff = window_key("minute", "UTC", now - 86400)
         with self._transaction() as cur:
-            for table in self._spend_tables:
+            for table in (*self._spend_tables, "alerts_fired"):
                 cur.execute(
                     f"DELETE FROM {table} WHERE (period IN ('minute', 'hour') "
                     "OR period LIKE ? OR period LIKE ?) AND win < ?",
