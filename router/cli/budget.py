@@ -49,7 +49,8 @@ def cmd_budget_delete(args: argparse.Namespace) -> int:
         deleted = ledger.delete_budget(scope, args.period, args.unit)
     finally:
         ledger.close()
-    which = scope + "".join(f" ({v})" for v in (args.period, args.unit) if v)
+    given = ", ".join(v for v in (args.period, args.unit) if v)
+    which = f"{scope} ({given})" if given else scope
     if not deleted:
         raise InputError(f"no budget {which}: `costrouter budget list` shows the budgets")
     print(f"deleted {deleted} budget(s) {which}; spend already counted stays in its windows")
