@@ -58,7 +58,16 @@ class LeaseSteps:
         """Lock the windows' spend rows before reading them (SQLite's write lock already
         covers the whole file; PostgreSQL locks rows)."""
 
+    def _forget_old(self, now: float) -> None:
+        raise NotImplementedError  # SQLLedger's
+
     def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
+        grant = self._apply_step(step, now)
+        self._forget_old(now)  # a fleet whose calls all lease settles nothing on the plain path
+        return grant
+
+    def _apply_step(self, step: LeaseFlush, now: float) -> LeaseGrant:
+        """:meth:`lease`'s transaction."""
         key = (step.lease_id,)
         with self._transaction() as cur:
             held_row = cur.execute(  # locked first: a sweep meanwhile passes it by
