@@ -19,8 +19,10 @@ process records later for a lease so billed are credited against that row, not b
 
 Slices: about :data:`SLICE_SECONDS` of the budgets' calls at this process's pace, and at most
 an eighth of the room left (``lease_sql.LEASE_SHARE``), so near a limit slices shrink with the
-room; when a top-up cannot give :data:`MIN_SLICE_CALLS` worst cases, the lease returns its
-room and the budgets are admitted call by call for :data:`COOL_SECONDS`.
+room; when a top-up cannot give :data:`MIN_SLICE_CALLS` worst cases, or cannot cover the call
+at hand, the lease returns its room and the budgets are admitted call by call for
+:data:`COOL_SECONDS` (so a process's own unused slice never refuses a call the budget has room
+for: the plain path decides it).
 """
 
 from __future__ import annotations
@@ -245,9 +247,12 @@ class LeasedLedger(WrappedLedger):
         self._step(lease, now, extra=units)
         with self._lock:
             covered = not lease.retiring and lease.free >= units
+            if not covered and not lease.retiring:  # the budgets had no slice for this call
+                self._cool[lease.key] = now + COOL_SECONDS
+                self._retire(lease)
             give_back = lease.retiring and lease.granted > lease.used
-        if give_back:  # near the limit: the room goes back now, for the call-by-call path
-            self._step(lease, now)
+        if give_back:  # near the limit: the room goes back now, so the plain path that decides
+            self._step(lease, now)  # this call sees no room of this process's held unused
         return covered
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
