@@ -207,6 +207,7 @@ class LeasedLedger(WrappedLedger):
                         held = from_units(units)
                         holds = tuple(Hold(s, p, w, held) for s, p, w in key)
                         return Reservation(call_id, held, now + hold_seconds, holds)
+            self._hand_back(key)
         return self.inner.reserve(
             call_id, amount, tags, now, hold_seconds, attempt=attempt, sent=sent, tokens=tokens
         )
@@ -254,6 +255,20 @@ class LeasedLedger(WrappedLedger):
         if give_back:  # near the limit: the room goes back now, so the plain path that decides
             self._step(lease, now)  # this call sees no room of this process's held unused
         return covered
+
+    def _hand_back(self, key: _Key) -> None:
+        """Before the plain path decides a call, step this process's retired leases on any of
+        its windows that hold more than their calls in flight need, or have rows to record:
+        near a limit their room goes back at once, not at the next flush."""
+        windows = set(key)
+        with self._lock:
+            due = [
+                lease
+                for lease in self._retired
+                if windows.intersection(lease.key) and (lease.rows or lease.granted > lease.used)
+            ]
+        for lease in due:
+            self._step(lease, self._clock())
 
     def mark_sent(self, call_id: str, now: float, *, attempt: int = 1) -> None:
         if (call_id, attempt) not in self._by_call:  # admitted under a lease: counted as sent
