@@ -6,6 +6,7 @@ flushed its spend is its rows to the nanodollar."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,10 +16,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from router import Budget, BudgetExceededError, BudgetStatus, Ledger, LedgerRow, ledger_from_url
 from router.ledger.leases import LeasedLedger
+from router.ledger.sql import SQLLedger
 
+from .conftest import postgres_schema_url
 from .test_ledger_contract import ALICE
 
 LIMIT = Decimal("1")
+#: What a PostgreSQL sequence starts without.
+WIPED = ("calls", "holds", "pending", "budget_spend", "spend_deltas", "budgets", "leases")
 WORSTS = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("0.3"), places=3)
 
 
@@ -35,6 +40,8 @@ class LeaseMachine(RuleBasedStateMachine):
     settled, and what the gateway reported beyond a worst case."""
 
     folder: Path = Path(".")
+    #: A PostgreSQL URL (its schema wiped for each sequence), or "" for a new SQLite file.
+    postgres: str = ""
     #: With two users and a budget each beside the global one, two leases of this process share
     #: the global window, and one's unused slice may refuse the other's call (room stranded,
     #: bounded by the slices): then only the limits are checked, not where refusals fall.
@@ -43,8 +50,13 @@ class LeaseMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.now = 1_900_000_000.0
-        url = f"sqlite:///{self.folder}/{uuid.uuid4().hex}.db"
-        inner = ledger_from_url(url)
+        self.url = self.postgres or f"sqlite:///{self.folder}/{uuid.uuid4().hex}.db"
+        inner = ledger_from_url(self.url)
+        if self.postgres:
+            assert isinstance(inner, SQLLedger)
+            with inner._transaction() as cur:
+                for table in WIPED:
+                    cur.execute(f"DELETE FROM {table}")
         inner.set_budget(Budget.parse("global", LIMIT))
         if len(self.users) > 1:  # a budget per user too: each user's calls lease apart
             for user in self.users:
@@ -64,7 +76,7 @@ class LeaseMachine(RuleBasedStateMachine):
         for call, worst in list(self.open.items()):
             self.ledger.settle(make_row(call, worst, self.now, self.who[call]), self.now)
         self.ledger.close()  # records every row and returns every lease's room
-        reopened = ledger_from_url(f"sqlite:///{self.inner.path}")  # type: ignore[attr-defined]  # a SQLite ledger
+        reopened = ledger_from_url(self.url)
         status = self._global(reopened)
         rows = sum((r.cost for r in reopened.rows()), Decimal(0))
         held = sum((s.reserved for s in reopened.status(self.now)), Decimal(0))
@@ -129,14 +141,26 @@ class LeaseMachine(RuleBasedStateMachine):
         assert self._global(self.inner).spent <= self.settled  # nothing counted twice
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def engine(request: pytest.FixtureRequest) -> Iterator[str]:
+    """ "" for SQLite files, or a PostgreSQL URL with a fresh schema."""
+    if request.param == "sqlite":
+        yield ""
+    else:
+        yield from postgres_schema_url()
+
+
 @pytest.mark.parametrize("users", [("alice",), ("alice", "bob")])
-def test_a_leased_ledger_behaves_like_the_model(tmp_path: Path, users: tuple[str, ...]) -> None:
+def test_a_leased_ledger_behaves_like_the_model(
+    tmp_path: Path, users: tuple[str, ...], engine: str
+) -> None:
     """Random sequences of admissions, settlements (some above the worst case), releases,
-    flushes and waits keep a leased SQLite ledger within every limit and exact, with one lease
-    or two sharing the global budget."""
+    flushes and waits keep a leased ledger within every limit and exact, with one lease or two
+    sharing the global budget, on SQLite and PostgreSQL."""
 
     class Machine(LeaseMachine):
         folder = tmp_path
+        postgres = engine
 
     Machine.users = users
     settings(max_examples=40, stateful_step_count=40, deadline=None)(Machine)
