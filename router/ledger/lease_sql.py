@@ -13,13 +13,12 @@ budget, so it locks none (most steps are these). The process side is ``leases``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from typing import Any
 
 from .base import FOREVER, LeaseFlush, LeaseGrant
-from .budgets import Budget, BudgetStatus, to_units
+from .budgets import to_units
 from .schema import INSERT_ROW, insert_rows, row_values, values_list
-from .sidetables import Cursor
+from .sidetables import Cursor, SQLParts
 
 #: A step takes at most this share of the room its budgets have left beyond what the lease
 #: holds: near a limit, each process's slice shrinks with the room, so what one process can
@@ -29,37 +28,15 @@ LEASE_SHARE = 8
 ROWS_PER_STATEMENT = 400
 
 
-class LeaseSteps:
+class LeaseSteps(SQLParts):
     """:meth:`lease` for the SQL ledgers; the engine supplies the transaction and the locks."""
 
     #: Row locking for a read that a later write depends on (SQLite locks the whole file).
     _for_update = ""
 
-    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
-        raise NotImplementedError  # the engine's (SQLLedger's subclasses)
-
-    def _sweep(self, cur: Cursor, now: float) -> None:
-        raise NotImplementedError  # SQLLedger's
-
-    def _budgets(self, cur: Cursor) -> list[Budget]:
-        raise NotImplementedError  # SQLLedger's
-
-    def _entries(
-        self,
-        cur: Cursor,
-        budgets: Sequence[Budget],
-        now: float,
-        exclude: tuple[str, int] = ("", 0),
-        wins: Sequence[str] | None = None,
-    ) -> list[BudgetStatus]:
-        raise NotImplementedError  # SQLLedger's
-
     def _lock_windows(self, cur: Cursor, windows: tuple[tuple[str, str, str], ...]) -> None:
         """Lock the windows' spend rows before reading them (SQLite's write lock already
         covers the whole file; PostgreSQL locks rows)."""
-
-    def _forget_old(self, now: float) -> None:
-        raise NotImplementedError  # SQLLedger's
 
     def lease(self, step: LeaseFlush, now: float) -> LeaseGrant:
         grant = self._apply_step(step, now)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import attrs
 
 from ..estimate.calibration import Calibration
+from .budgets import Budget, BudgetStatus
 
 
 class Cursor(Protocol):
@@ -24,11 +25,35 @@ class Cursor(Protocol):
     def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> Any: ...
 
 
-class SideTables:
-    """Calibrations and fired alerts, through the ledger's own transactions."""
+class SQLParts:
+    """What the SQL ledger's mixins (``SideTables``, ``lease_sql``, ``spend_sql``) use of the
+    ledger they are mixed into: declared once here, defined by ``SQLLedger`` and its engines."""
 
     def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
         raise NotImplementedError  # the engine's (SQLLedger's subclasses)
+
+    def _sweep(self, cur: Cursor, now: float) -> None:
+        raise NotImplementedError  # SQLLedger's
+
+    def _budgets(self, cur: Cursor) -> list[Budget]:
+        raise NotImplementedError  # SQLLedger's
+
+    def _entries(
+        self,
+        cur: Cursor,
+        budgets: Sequence[Budget],
+        now: float,
+        exclude: tuple[str, int] = ("", 0),
+        wins: Sequence[str] | None = None,
+    ) -> list[BudgetStatus]:
+        raise NotImplementedError  # SQLLedger's
+
+    def _forget_old(self, now: float) -> None:
+        raise NotImplementedError  # SQLLedger's
+
+
+class SideTables(SQLParts):
+    """Calibrations and fired alerts, through the ledger's own transactions."""
 
     def _claim(self, keys: Sequence[tuple[str, str, str, str, int]], now: float) -> list[bool]:
         won = []

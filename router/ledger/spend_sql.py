@@ -6,35 +6,18 @@ PostgreSQL alike); the call path (budgets, reservations, settlements) stays in `
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
 from .base import LedgerRow
-from .budgets import Budget, BudgetStatus, from_units
+from .budgets import from_units
 from .schema import AGGREGATES, COLUMN_NAMES, GROUP_COLUMNS, INSERT_ROW, row_from, row_values
-from .sidetables import Cursor
+from .sidetables import SQLParts
 from .spend import Report, ReportQuery, combine, report_row
 
 
-class SpendQueries:
+class SpendQueries(SQLParts):
     """:meth:`report`, :meth:`rows` and :meth:`insert_rows` for the SQL ledgers."""
-
-    def _transaction(self, *, write: bool = True) -> AbstractContextManager[Cursor]:
-        raise NotImplementedError  # the engine's (SQLLedger's subclasses)
-
-    def _budgets(self, cur: Cursor) -> list[Budget]:
-        raise NotImplementedError  # SQLLedger's
-
-    def _entries(
-        self,
-        cur: Cursor,
-        budgets: Sequence[Budget],
-        now: float,
-        exclude: tuple[str, int] = ("", 0),
-        wins: Sequence[str] | None = None,
-    ) -> list[BudgetStatus]:
-        raise NotImplementedError  # SQLLedger's
 
     def _tag_expr(self, name: str) -> str:
         """SQL for one tag's value (``name`` is validated: letters, digits, _ . -)."""
