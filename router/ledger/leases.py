@@ -103,6 +103,7 @@ class _Lease:
     wanted: int = 0  # the slice asked for at the last top-up
     retiring: bool = False  # admits no more; returns its room, then is forgotten
     lost: bool = False
+    short: bool = False  # the last step held less than it asked: the budgets' room is low
     step_lock: threading.Lock = attrs.Factory(threading.Lock)
 
     @property
@@ -248,7 +249,7 @@ class LeasedLedger(WrappedLedger):
         self._step(lease, now, extra=units)
         with self._lock:
             covered = not lease.retiring and lease.free >= units
-            if not covered and not lease.retiring:  # the budgets had no slice for this call
+            if not covered and lease.short and not lease.retiring:  # no room for this call
                 self._cool[lease.key] = now + COOL_SECONDS
                 self._retire(lease)
             give_back = lease.retiring and lease.granted > lease.used
@@ -353,6 +354,7 @@ class LeasedLedger(WrappedLedger):
     def _granted(self, lease: _Lease, step: LeaseFlush, grant: LeaseGrant, now: float) -> None:
         """Under the lock: take a step's answer into the lease."""
         lease.unacked, lease.cap = None, math.inf
+        lease.short = grant.held < step.want
         lease.used -= lease.taken
         lease.taken, lease.granted, lease.renewed = 0, grant.held, now
         self._settled.difference_update((row.call_id, row.attempt) for row in step.rows)
