@@ -409,7 +409,7 @@ class Router:
             log.warning(
                 "soft budget %s (%s) crossed: limit %s, spent %s, reserved %s, this call up to %s",
                 budget.scope_text,
-                budget.period if budget.unit == "usd" else f"{budget.period}, {budget.unit}",
+                budget.period_text,
                 budget.show(budget.limit),
                 budget.show(status.spent),
                 budget.show(status.reserved),

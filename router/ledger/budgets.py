@@ -214,6 +214,11 @@ class Budget:
         return period_key(self.period, self.unit)
 
     @property
+    def period_text(self) -> str:
+        """The period as people read it, with the unit when it is not USD: ``minute, requests``."""
+        return self.period if self.unit == "usd" else f"{self.period}, {self.unit}"
+
+    @property
     def key(self) -> tuple[str, str]:
         """What a budget is known by: its scope's text and :attr:`counter`."""
         return self.scope_text, self.counter
@@ -329,9 +334,8 @@ class BudgetExceededError(RouterError):
             "tokens": "raise the limit, lower max_tokens, or wait for the next window",
             "requests": "raise the limit or wait for the next window",
         }[budget.unit]
-        per = f"{budget.period}, {budget.unit}" if budget.unit != "usd" else budget.period
         super().__init__(
-            f"budget {self.scope} ({per}) cannot cover this call: limit {show(budget.limit)}, "
+            f"budget {self.scope} ({budget.period_text}) cannot cover this call: limit {show(budget.limit)}, "
             f"spent {show(spent)}, reserved {show(reserved)}, this call's worst case "
             f"{show(requested)}; {advice}"
         )
