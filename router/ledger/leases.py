@@ -253,8 +253,8 @@ class LeasedLedger(WrappedLedger):
                 self._cool[lease.key] = now + COOL_SECONDS
                 self._retire(lease)
             give_back = lease.retiring and lease.granted > lease.used
-        if give_back:  # near the limit: the room goes back now, so the plain path that decides
-            self._step(lease, now)  # this call sees no room of this process's held unused
+        if give_back:  # near the limit the room goes back now: the plain path deciding this
+            self._step(lease, now)  # call finds none of it held unused
         return covered
 
     def _hand_back(self, key: _Key) -> None:
