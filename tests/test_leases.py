@@ -279,13 +279,17 @@ def test_a_forked_child_does_not_spend_its_parents_lease(tmp_path: Path) -> None
 
 
 def test_a_memory_ledger_cannot_lease() -> None:
+    """A memory ledger has no lease step: wrapping it is refused with a one-line reason."""
     with pytest.raises(InputError, match="cannot lease budgets: use a sqlite"):
         LeasedLedger(ledger_from_url("memory://"))
 
 
-def test_lease_seconds_must_cover_several_flushes() -> None:
+def test_lease_seconds_must_cover_several_flushes(tmp_path: Path) -> None:
+    """A lease that would expire before four flushes could renew it is bad input."""
     with pytest.raises(InputError, match="at least four flushes"):
-        LeasedLedger(ledger_from_url("sqlite:///:memory:"), flush_seconds=1, lease_seconds=2)
+        LeasedLedger(
+            ledger_from_url(f"sqlite:///{tmp_path}/l.db"), flush_seconds=1, lease_seconds=2
+        )
 
 
 def test_a_router_on_a_leased_ledger(tmp_path: Path) -> None:
