@@ -19,10 +19,10 @@ process records later for a lease so billed are credited against that row, not b
 
 Slices: about :data:`SLICE_SECONDS` of the budgets' calls at this process's pace, and at most
 an eighth of the room left (``lease_sql.LEASE_SHARE``), so near a limit slices shrink with the
-room; when a top-up cannot give :data:`MIN_SLICE_CALLS` worst cases, or cannot cover the call
-at hand, the lease returns its room and the budgets are admitted call by call for
+room; when a top-up cannot give ``lease_state.MIN_SLICE_CALLS`` worst cases, or cannot cover
+the call at hand, the lease returns its room and the budgets are admitted call by call for
 :data:`COOL_SECONDS` (so a process's own unused slice never refuses a call the budget has room
-for: the plain path decides it).
+for: the plain path decides it). Each lease's own arithmetic is ``lease_state``.
 """
 
 from __future__ import annotations
@@ -40,8 +40,6 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-import attrs
-
 from pricing import InputError
 
 from .alerts import Alert
@@ -49,7 +47,6 @@ from .base import (
     DEFAULT_HOLD_SECONDS,
     Hold,
     LeaseFlush,
-    LeaseGrant,
     Ledger,
     LedgerError,
     LedgerRow,
@@ -57,6 +54,7 @@ from .base import (
     recorded_already,
 )
 from .budgets import Budget, from_units, matching, parse_scope, to_units
+from .lease_state import Attempt, Key, Lease
 from .urls import ledger_from_url
 from .wrapped import WrappedLedger
 
@@ -72,47 +70,8 @@ FLUSH_SECONDS = 0.1
 LEASE_SECONDS = 60.0
 #: A slice covers about this many seconds of the budgets' calls at this process's pace.
 SLICE_SECONDS = 1.0
-#: Fewer worst cases of room than this in a top-up near a limit: return it, go call by call.
-MIN_SLICE_CALLS = 4
 #: Seconds a set of budgets stays call by call after its lease ran dry near a limit.
 COOL_SECONDS = 1.0
-
-_Key = tuple[tuple[str, str, str], ...]  # the (scope, period, window) a call's budgets hold
-_Attempt = tuple[str, int]
-
-
-@attrs.define(eq=False)
-class _Lease:
-    """One lease, as this process sees it (money in nanodollars)."""
-
-    id: str
-    key: _Key
-    tags: str
-    created: float
-    granted: int = 0  # what the ledger holds for it
-    used: int = 0  # admitted worst cases in flight, plus settled costs not yet recorded
-    cap: float = math.inf  # while a step is in flight: what ``used`` may reach meanwhile
-    seq: int = 0
-    rows: list[LedgerRow] = attrs.Factory(list)
-    admitted: dict[_Attempt, int] = attrs.Factory(dict)
-    unacked: LeaseFlush | None = None  # a step sent whose answer is not in: sent again as is
-    taken: int = 0  # the cost of the rows in ``unacked``
-    renewed: float = -math.inf
-    last_admit: float = -math.inf
-    mean: float = 0.0  # admitted worst cases, a moving average
-    wanted: int = 0  # the slice asked for at the last top-up
-    retiring: bool = False  # admits no more; returns its room, then is forgotten
-    lost: bool = False
-    short: bool = False  # the last step held less than it asked: the budgets' room is low
-    step_lock: threading.Lock = attrs.Factory(threading.Lock)
-
-    @property
-    def free(self) -> float:
-        return min(self.granted, self.cap) - self.used
-
-    @property
-    def empty(self) -> bool:
-        return not (self.used or self.rows or self.unacked or self.granted or self.admitted)
 
 
 class LeasedLedger(WrappedLedger):
@@ -153,12 +112,12 @@ class LeasedLedger(WrappedLedger):
         """This process's lease state, new (also in a forked child: the parent's leases are
         the parent's, and a child admitting against them would spend their room twice)."""
         self._pid = os.getpid()
-        self._leases: dict[_Key, _Lease] = {}
-        self._retired: list[_Lease] = []
-        self._by_call: dict[_Attempt, _Lease] = {}
-        self._settled: set[_Attempt] = set()  # settled under a lease, not yet recorded
-        self._rates: dict[_Key, tuple[int, int, int]] = {}  # second, calls in it, in the last
-        self._cool: dict[_Key, float] = {}
+        self._leases: dict[Key, Lease] = {}
+        self._retired: list[Lease] = []
+        self._by_call: dict[Attempt, Lease] = {}
+        self._settled: set[Attempt] = set()  # settled under a lease, not yet recorded
+        self._rates: dict[Key, tuple[int, int, int]] = {}  # second, calls in it, in the last
+        self._cool: dict[Key, float] = {}
         self._budget_list: list[Budget] | None = None  # read again after each flush
         self._alerts_checked = -math.inf
         self._warned = False
@@ -200,10 +159,7 @@ class LeasedLedger(WrappedLedger):
             if lease is not None and self._top_up(lease, units):
                 with self._lock:
                     if lease.free >= units and not lease.retiring:
-                        lease.admitted[call] = units
-                        lease.used += units
-                        lease.last_admit = now
-                        lease.mean += (units - lease.mean) / 16
+                        lease.admit(call, units, now)
                         self._by_call[call] = lease
                         held = from_units(units)
                         holds = tuple(Hold(s, p, w, held) for s, p, w in key)
@@ -214,8 +170,8 @@ class LeasedLedger(WrappedLedger):
         )
 
     def _lease_for(
-        self, key: _Key, call: _Attempt, tags: Mapping[str, str], now: float
-    ) -> _Lease | None:
+        self, key: Key, call: Attempt, tags: Mapping[str, str], now: float
+    ) -> Lease | None:
         """The key's lease (made when the key is hot and not cooling), or None: plain path."""
         with self._lock:
             self._forget(call)  # reserving an attempt again replaces its reservation
@@ -231,12 +187,12 @@ class LeasedLedger(WrappedLedger):
             if self._cool.get(key, -math.inf) > now or max(count + 1, last) < self.rate:
                 return None
             scopes = {name: value for scope, _, _ in key for name, value in parse_scope(scope)}
-            lease = _Lease(uuid.uuid4().hex, key, json.dumps(scopes, sort_keys=True), now)
+            lease = Lease(uuid.uuid4().hex, key, json.dumps(scopes, sort_keys=True), now)
             self._leases[key] = lease
             self._start()
             return lease
 
-    def _top_up(self, lease: _Lease, units: int) -> bool:
+    def _top_up(self, lease: Lease, units: int) -> bool:
         """True when the lease may cover ``units``: it has the room, or a step just got it.
         The step is dated by the clock, not by the call: a fallback's call started up to its
         deadline ago, and a lease renewed from then would expire under its process."""
@@ -257,7 +213,7 @@ class LeasedLedger(WrappedLedger):
             self._step(lease, now)  # call finds none of it held unused
         return covered
 
-    def _hand_back(self, key: _Key) -> None:
+    def _hand_back(self, key: Key) -> None:
         """Before the plain path decides a call, step this process's retired leases on any of
         its windows that hold more than their calls in flight need, or have rows to record:
         near a limit their room goes back at once, not at the next flush."""
@@ -282,8 +238,7 @@ class LeasedLedger(WrappedLedger):
                 return False
             lease = self._by_call.pop(call, None)
             if lease is not None:
-                lease.used += to_units(row.cost) - lease.admitted.pop(call)
-                lease.rows.append(row)
+                lease.settle(call, row)
                 self._settled.add(call)
                 return True
         return self.inner.settle(row, now)
@@ -294,52 +249,27 @@ class LeasedLedger(WrappedLedger):
                 return
         self.inner.release(call_id, self._clock(), attempt=attempt)
 
-    def _forget(self, call: _Attempt) -> bool:
+    def _forget(self, call: Attempt) -> bool:
         """Under the lock: free a call's admission (True if it had one)."""
         lease = self._by_call.pop(call, None)
         if lease is None:
             return False
-        lease.used -= lease.admitted.pop(call)
+        lease.forget(call)
         return True
 
     # -- lease steps ----------------------------------------------------------------------
 
-    def _step(self, lease: _Lease, now: float, extra: int = 0, closing: bool = False) -> bool:
-        """One transaction for the lease: record its settled rows, renew it, and hold what its
-        calls in flight need: plus a fresh slice when topping up (a call does not fit, or less
-        than half a slice is free), what it holds already otherwise (a step that does not grow
-        the lease locks no budget row), nothing more when retiring. A step whose answer was
-        lost is sent again as it was (the ledger applies it once). False on a ledger error
+    def _step(self, lease: Lease, now: float, extra: int = 0, closing: bool = False) -> bool:
+        """One transaction for the lease (the step ``Lease.next_step`` makes; a step whose
+        answer was lost is sent again, and the ledger applies it once). False on a ledger error
         (logged once; the rows wait for the next step)."""
         with lease.step_lock:
             with self._lock:
-                if lease.unacked is None:
-                    rows, lease.rows = tuple(lease.rows), []
-                    taken = sum(to_units(row.cost) for row in rows)
-                    need = max(lease.used - taken, 0)
-                    if lease.retiring or closing:
-                        want = need
-                    elif extra or lease.free <= 0 or lease.free * 2 < lease.wanted:
-                        lease.wanted = self._slice(lease, extra)
-                        want = need + lease.wanted
-                    else:
-                        want = max(need, lease.granted - taken)
-                    lease.seq += 1
-                    lease.unacked = LeaseFlush(
-                        lease.id,
-                        lease.seq,
-                        lease.key,
-                        lease.tags,
-                        rows,
-                        need,
-                        want,
-                        now + self.lease_seconds,
-                    )
-                    # Admissions while the step is out stay within what its answer will hold.
-                    lease.taken, lease.cap = taken, want + taken
-                else:  # sent again as it was, but renewed from now
-                    lease.unacked = attrs.evolve(lease.unacked, expires_at=now + self.lease_seconds)
-                step = lease.unacked
+                _, count, last = self._rates.get(lease.key, (0, 0, 0))
+                step = lease.next_step(
+                    now + self.lease_seconds, max(count, last, 1), self.slice_seconds, extra,
+                    closing,
+                )  # fmt: skip
             try:
                 grant = self.inner.lease(step, now)
             except LedgerError as exc:
@@ -348,29 +278,20 @@ class LeasedLedger(WrappedLedger):
                     log.warning("a budget lease step failed (retried): %s", exc)
                 return False
             with self._lock:
-                self._granted(lease, step, grant, now)
+                self._settled.difference_update((row.call_id, row.attempt) for row in step.rows)
+                if lease.take(step, grant, now):
+                    if grant.lost:
+                        log.warning(
+                            "budget lease %s was not renewed in time and was billed whole; its "
+                            "calls are credited against that bill",
+                            lease.id,
+                        )
+                    else:  # near the limit: call by call
+                        self._cool[lease.key] = now + COOL_SECONDS
+                    self._retire(lease)
         return True
 
-    def _granted(self, lease: _Lease, step: LeaseFlush, grant: LeaseGrant, now: float) -> None:
-        """Under the lock: take a step's answer into the lease."""
-        lease.unacked, lease.cap = None, math.inf
-        lease.short = grant.held < step.want
-        lease.used -= lease.taken
-        lease.taken, lease.granted, lease.renewed = 0, grant.held, now
-        self._settled.difference_update((row.call_id, row.attempt) for row in step.rows)
-        if grant.lost:
-            lease.lost = True
-            log.warning(
-                "budget lease %s was not renewed in time and was billed whole; its calls are "
-                "credited against that bill",
-                lease.id,
-            )
-            self._retire(lease)
-        elif grant.held < step.want and lease.free < MIN_SLICE_CALLS * lease.mean:
-            self._cool[lease.key] = now + COOL_SECONDS  # near the limit: call by call
-            self._retire(lease)
-
-    def _retire(self, lease: _Lease) -> None:
+    def _retire(self, lease: Lease) -> None:
         """Under the lock: admit no more against the lease; it returns its room at its next
         steps and is forgotten once empty."""
         if not lease.retiring:
@@ -378,13 +299,6 @@ class LeasedLedger(WrappedLedger):
             if self._leases.get(lease.key) is lease:
                 del self._leases[lease.key]
             self._retired.append(lease)
-
-    def _slice(self, lease: _Lease, extra: int) -> int:
-        """Under the lock: the room to ask for beyond what calls in flight need."""
-        last = self._rates.get(lease.key, (0, 0, 0))
-        pace = max(last[1], last[2], 1)
-        mean = max(lease.mean, extra)
-        return int(max(pace * self.slice_seconds, MIN_SLICE_CALLS) * mean) + extra
 
     def flush(self, now: float | None = None) -> None:
         """Step every lease that has rows to record, needs renewing or topping up, or is
