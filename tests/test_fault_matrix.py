@@ -193,6 +193,42 @@ def test_a_settlement_that_fails_keeps_the_answer_and_bills_the_hold(ledger: Led
     assert (orphan.status, orphan.cost) == ("orphaned", result.estimate.cost.high)
 
 
+def test_a_locked_ledger_file_keeps_the_answer_and_bills_the_hold(tmp_path: Any) -> None:
+    """A real lock: another connection holds the SQLite file's exclusive lock while the answered
+    call is settled (busy timeout 0.1 s). The caller gets the answer with UnrecordedCallError;
+    once the lock is gone the hold, marked sent, is billed at its worst case, never free."""
+    import sqlite3
+
+    from router import SQLiteLedger, UnrecordedCallError
+
+    path = tmp_path / "ledger.db"
+    ledger = SQLiteLedger(str(path))
+    real_settle = ledger.settle
+    blocker = sqlite3.connect(path, isolation_level=None)
+
+    def settle_while_locked(row: Any, now: float) -> bool:
+        ledger._connection()[0].execute("PRAGMA busy_timeout = 100")
+        blocker.execute("BEGIN EXCLUSIVE")  # the ledger's writer now finds the file locked
+        return real_settle(row, now)
+
+    ledger.settle = settle_while_locked  # type: ignore[method-assign]  # times the lock
+    with FakeGateway() as gateway:
+        router = make_router(gateway, ledger)
+        with pytest.raises(UnrecordedCallError, match="locked") as info:
+            router.call(REQUEST, model="qwen:qwen-vl-plus")
+        served = len(gateway.received)
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    result = info.value.result
+    assert served == 1
+    assert result.text.startswith("answer 0 from")
+    assert ledger.rows() == []
+    ledger.reserve("next", Decimal(0), {}, time.time() + 400)  # after the hold's time
+    (orphan,) = ledger.rows()
+    assert (orphan.status, orphan.cost) == ("orphaned", result.estimate.cost.high)
+    ledger.close()
+
+
 def test_bad_response_errors_are_charged_and_connection_errors_are_not() -> None:
     """The classes say which failures may have been charged (the Router bills by it)."""
     from router import GatewayConnectionError, ServerError
